@@ -1,0 +1,94 @@
+import { z } from "zod";
+import path from "node:path";
+
+/** Where the bundled model lives, resolved from the working directory (repo root or the container's /app). */
+const DEFAULT_MODEL_PATH = path.join("model", "model.onnx");
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .transform((v) => v === "true" || v === "1" || v === "yes")
+  .default(false);
+
+const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+/**
+ * Every configuration key the service reads, with its default. This is the only place that reads
+ * `process.env`; `local.settings.sample.json`, the Bicep app settings and the k8s ConfigMap use the same keys.
+ */
+export const ConfigSchema = z.object({
+  /** Port of the standalone HTTP server. */
+  PORT: int(0, 65535, 8000),
+  /** Interface of the standalone HTTP server. */
+  HOST: z.string().default("0.0.0.0"),
+  /** Path of the ONNX model; its card (`model.json`) must sit beside it. */
+  MODEL_PATH: z.string().default(DEFAULT_MODEL_PATH),
+  /** When set, the model is loaded from Azure Blob Storage: the URL of `model.onnx` (card beside it). */
+  MODEL_BLOB_URL: optionalString,
+  /** Connection string for the model store (Azurite, local runs); otherwise DefaultAzureCredential is used. */
+  AZURE_STORAGE_CONNECTION_STRING: optionalString,
+  /** Timeout of one model-store download attempt. */
+  MODEL_STORE_TIMEOUT_MS: int(100, 600_000, 30_000),
+  /** Largest number of houses in one /bulk_predict request. */
+  MAX_BATCH: int(1, 1_000_000, 10_000),
+  /** Largest request body accepted, in bytes. */
+  MAX_BODY_BYTES: int(1024, 512 * 1024 * 1024, 4 * 1024 * 1024),
+  /** Rows of in-flight work above which new prediction requests get 503 (0 = unbounded). */
+  MAX_INFLIGHT_ROWS: int(0, 100_000_000, 100_000),
+  /** Lifetime of a cached prediction. */
+  CACHE_TTL_SECONDS: int(1, 31_536_000, 86_400),
+  /** Entries of the in-process LRU cache (0 disables it). */
+  CACHE_MAX_ENTRIES: int(0, 50_000_000, 200_000),
+  /** Bound on every call to a shared cache backend; a slower call counts as a miss. */
+  CACHE_TIMEOUT_MS: int(1, 60_000, 50),
+  /** Redis over TCP (in-cluster). */
+  REDIS_URL: optionalString,
+  /** Upstash Redis over REST (edge / Azure Functions). */
+  UPSTASH_REDIS_REST_URL: optionalString,
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+  /** Log level of the JSON logs. */
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  /** Time the standalone server waits for in-flight requests after SIGTERM. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 20_000),
+  /** Per-client request limit per window on the prediction endpoints (0 = off). */
+  RATE_LIMIT_REQUESTS: int(0, 100_000_000, 0),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),
+  /** Trust X-Forwarded-For for the client address (behind a proxy or ingress). */
+  TRUST_PROXY: bool,
+  /** Comma-separated API keys for the prediction endpoints; unset = open. */
+  API_KEYS: optionalString,
+  /** When set, /metrics needs `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: optionalString,
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Parses a configuration from an environment; throws one error naming every bad variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const cfg = result.data;
+  if (Boolean(cfg.UPSTASH_REDIS_REST_URL) !== Boolean(cfg.UPSTASH_REDIS_REST_TOKEN)) {
+    throw new Error("Invalid configuration: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together");
+  }
+  return cfg;
+}
+
+let cached: Config | undefined;
+
+/** The process configuration, read from `process.env` once. */
+export function getConfig(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** The keys the service knows, for checks of deployment manifests. */
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as (keyof Config)[];
