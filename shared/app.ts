@@ -1,0 +1,362 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { createPredictionCache, type PredictionCache } from "./cache";
+import type { CacheBackend } from "./cache/types";
+import type { Config } from "./config";
+import { docsAsset, docsPage } from "./docs";
+import { fail, jsonResponse, problemResponse, type CoreRequest, type CoreResponse, type Failure, type Result } from "./http";
+import { createLogger, type Logger } from "./logger";
+import { createMetrics, type Metrics } from "./metrics";
+import { ModelHolder } from "./model";
+import { openApiDocument } from "./openapi";
+import { Predictor, type PredictOutcome } from "./predictor";
+import { BulkRequestSchema, HouseSchema, type House } from "./schemas";
+import { isJsonContentType, parseJson, validate } from "./validation";
+
+/** One HTTP endpoint, platform-neutral: both hosts serve this same list. */
+export interface Endpoint {
+  /** Function name on Azure Functions. */
+  name: string;
+  method: "GET" | "POST";
+  /** Route at the root, e.g. "/predict". */
+  route: string;
+  handler: (req: CoreRequest) => Promise<CoreResponse>;
+}
+
+export interface ServiceDeps {
+  config: Config;
+  /** Directory holding model/ (the repo root, or /app in the container). */
+  appRoot: string;
+  logger?: Logger;
+  /** A shared cache backend; by default chosen from the config. */
+  sharedCache?: CacheBackend;
+  instanceId?: string;
+  now?: () => number;
+}
+
+export interface Service {
+  readonly instanceId: string;
+  readonly endpoints: readonly Endpoint[];
+  readonly holder: ModelHolder;
+  readonly cache: PredictionCache;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Routes a request to its endpoint (404/405 otherwise) and runs it. */
+  handle(req: CoreRequest): Promise<CoreResponse>;
+  /** Runs one endpoint (the Azure adapter routes by itself). */
+  run(endpoint: Endpoint, req: CoreRequest): Promise<CoreResponse>;
+  close(): Promise<void>;
+}
+
+/** Added to every response unless the endpoint set its own (the docs page sets its CSP and caching). */
+const SECURITY_HEADERS: Record<string, string> = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-resource-policy": "same-origin",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+};
+
+/** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
+export function cacheStatus(o: PredictOutcome): string {
+  const total = o.values.length;
+  const detail = `detail="hits=${o.hits} collapsed=${o.collapsed} computed=${o.computed} rows=${total}"`;
+  if (o.hits === total) return `house-price; hit; ${detail}`;
+  const fwd = o.hits > 0 ? "partial" : "miss";
+  return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
+}
+
+function chooseSharedCache(config: Config, logger: Logger): CacheBackend | undefined {
+  // Loaded on demand so the in-memory default pays nothing for the clients at cold start.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
+    const { createUpstashBackend } = require("./cache/upstash") as typeof import("./cache/upstash");
+    return createUpstashBackend(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN);
+  }
+  if (config.REDIS_URL) {
+    const { createRedisBackend } = require("./cache/redis") as typeof import("./cache/redis");
+    return createRedisBackend(config.REDIS_URL, { log: (msg, fields) => logger.warn(msg, { ...fields }) });
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  return undefined;
+}
+
+/** Builds the service: model holder, cache, predictor, metrics and the endpoint list. */
+export function createService(deps: ServiceDeps): Service {
+  const { config } = deps;
+  const logger = deps.logger ?? createLogger(config.LOG_LEVEL);
+  const instanceId = deps.instanceId ?? randomUUID();
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
+  const metrics = createMetrics();
+  const holder = new ModelHolder(
+    {
+      modelPath: path.resolve(deps.appRoot, config.MODEL_PATH),
+      fileLabel: config.MODEL_PATH,
+      blobUrl: config.MODEL_BLOB_URL,
+      connectionString: config.AZURE_STORAGE_CONNECTION_STRING,
+      timeoutMs: config.MODEL_STORE_TIMEOUT_MS,
+      onRun: (rows) => metrics.modelRuns.observe(rows),
+    },
+    logger,
+    (info) => metrics.modelInfo.set({ name: info.name, version: info.version, source: info.source }, 1),
+  );
+  const cache = createPredictionCache({
+    maxEntries: config.CACHE_MAX_ENTRIES,
+    ttlSeconds: config.CACHE_TTL_SECONDS,
+    timeoutMs: config.CACHE_TIMEOUT_MS,
+    shared: deps.sharedCache ?? chooseSharedCache(config, logger),
+    metrics,
+    logger,
+  });
+  const predictor = new Predictor({
+    holder,
+    cache,
+    metrics,
+    maxInflightRows: config.MAX_INFLIGHT_ROWS,
+    loadWaitMs: config.MODEL_STORE_TIMEOUT_MS,
+  });
+
+  const legacy = (status: number, body: Record<string, unknown>) =>
+    jsonResponse(status, { ...body, app_identifier: instanceId });
+
+  /** Reads and parses a JSON body: 415, 413 and 400 before any validation. */
+  async function readJson(req: CoreRequest): Promise<Result<unknown>> {
+    if (!isJsonContentType(req.headers["content-type"])) {
+      return fail("unsupported_media_type", `Content-Type must be application/json, got ${req.headers["content-type"]}`);
+    }
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > config.MAX_BODY_BYTES) {
+      return fail("payload_too_large", `The body is ${declared} bytes; the limit is ${config.MAX_BODY_BYTES}`);
+    }
+    const body = await req.body(config.MAX_BODY_BYTES);
+    if (!body.ok) {
+      if (body.reason === "too_large") {
+        return fail("payload_too_large", `The body exceeds the limit of ${config.MAX_BODY_BYTES} bytes`);
+      }
+      return fail("bad_request", "The request body could not be read");
+    }
+    return parseJson(body.bytes);
+  }
+
+  const fromFailure = (f: Failure) => problemResponse(f);
+
+  async function predictResponse(rows: House[], shape: (values: number[]) => unknown): Promise<CoreResponse> {
+    const result = await predictor.predict(rows);
+    if (!result.ok) return fromFailure(result.failure);
+    return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
+  }
+
+  const endpoints: Endpoint[] = [
+    {
+      name: "hello",
+      method: "GET",
+      route: "/hello",
+      handler: async (req) => {
+        const name = req.query.get("name");
+        if (name === null || name === "") {
+          return fromFailure({
+            code: "validation",
+            detail: "name is required",
+            errors: [{ path: "name", message: name === null ? "is required" : "must not be empty", received: name ?? undefined }],
+          });
+        }
+        return jsonResponse(200, { message: `hello ${name}` });
+      },
+    },
+    {
+      name: "health",
+      method: "GET",
+      route: "/health",
+      handler: async () => {
+        holder.get();
+        const state = holder.state;
+        const cacheInfo = { backend: cache.backend, status: cache.status() };
+        const uptime = Math.round((now() - startedAt) / 1000);
+        if (state.state !== "ready") {
+          return jsonResponse(
+            503,
+            {
+              status: "unavailable",
+              instance_id: instanceId,
+              reason: state.state === "loading" ? (state.reason ?? "model loading") : state.reason,
+              cache: cacheInfo,
+              uptime_seconds: uptime,
+            },
+            { "retry-after": "5" },
+          );
+        }
+        const { name, version, source, sha256 } = state.info;
+        return jsonResponse(200, {
+          status: "healthy",
+          instance_id: instanceId,
+          model: { name, version, source, sha256 },
+          cache: cacheInfo,
+          uptime_seconds: uptime,
+        });
+      },
+    },
+    {
+      name: "predict",
+      method: "POST",
+      route: "/predict",
+      handler: async (req) => {
+        const body = await readJson(req);
+        if (!body.ok) return fromFailure(body.failure);
+        const house = validate(HouseSchema, body.value);
+        if (!house.ok) return fromFailure(house.failure);
+        return predictResponse([house.value], (v) => ({ house_value: v[0] }));
+      },
+    },
+    {
+      name: "bulk_predict",
+      method: "POST",
+      route: "/bulk_predict",
+      handler: async (req) => {
+        const body = await readJson(req);
+        if (!body.ok) return fromFailure(body.failure);
+        const houses = (body.value as { houses?: unknown } | null)?.houses;
+        // Refuse an oversized batch before validating thousands of rows.
+        if (Array.isArray(houses) && houses.length > config.MAX_BATCH) {
+          return fromFailure({
+            code: "payload_too_large",
+            detail: `houses has ${houses.length} items; the limit is ${config.MAX_BATCH} (MAX_BATCH)`,
+            errors: [{ path: "houses", message: `must contain at most ${config.MAX_BATCH} items`, received: `array(${houses.length})` }],
+          });
+        }
+        const bulk = validate(BulkRequestSchema, body.value);
+        if (!bulk.ok) return fromFailure(bulk.failure);
+        return predictResponse(bulk.value.houses, (v) => ({ house_values: v }));
+      },
+    },
+    {
+      name: "openapi",
+      method: "GET",
+      route: "/openapi.json",
+      handler: async () => ({
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: openApiDocument(config),
+      }),
+    },
+    {
+      name: "docs",
+      method: "GET",
+      route: "/docs",
+      handler: async () => docsPage(),
+    },
+    {
+      name: "docs_assets",
+      method: "GET",
+      route: "/docs/{asset}",
+      handler: async (req) => docsAsset(req.path.slice("/docs/".length)) ?? legacy(404, { error: "API not found." }),
+    },
+    {
+      name: "metrics",
+      method: "GET",
+      route: "/metrics",
+      handler: async (req) => {
+        if (config.METRICS_TOKEN && req.headers["authorization"] !== `Bearer ${config.METRICS_TOKEN}`) {
+          return fromFailure({ code: "unauthorized", detail: "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>" });
+        }
+        return {
+          status: 200,
+          headers: { "content-type": metrics.registry.contentType },
+          body: await metrics.registry.metrics(),
+        };
+      },
+    },
+    {
+      name: "convert_fahrenheit_to_celsius",
+      method: "GET",
+      route: "/api/convert-fahrenheit-to-celsius",
+      handler: async (req) => {
+        const raw = req.query.get("fahrenheit");
+        if (raw === null || raw.trim() === "") {
+          return legacy(400, { error: "Missing required query parameter: fahrenheit" });
+        }
+        const f = Number(raw.trim());
+        if (!Number.isFinite(f)) {
+          return legacy(400, { error: `Invalid fahrenheit value: ${JSON.stringify(raw.slice(0, 100))} is not a number` });
+        }
+        // Rounded to 10 decimals so that 98.6 °F reads 37, not 36.99999999999999.
+        const celsius = Math.round(((f - 32) * 5 * 1e10) / 9) / 1e10;
+        return legacy(200, { celsius: Object.is(celsius, -0) ? 0 : celsius });
+      },
+    },
+    {
+      name: "api_healthcheck",
+      method: "GET",
+      route: "/api/healthcheck",
+      handler: async () => legacy(200, {}),
+    },
+  ];
+
+  const exact = new Map<string, Endpoint[]>();
+  for (const e of endpoints) {
+    if (e.route.includes("{")) continue;
+    exact.set(e.route, [...(exact.get(e.route) ?? []), e]);
+  }
+  const docsAssets = endpoints.find((e) => e.name === "docs_assets")!;
+
+  function finish(res: CoreResponse, route: string, method: string, started: number): CoreResponse {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!(k in res.headers)) res.headers[k] = v;
+    res.headers["x-app-identifier"] = instanceId;
+    metrics.requests.inc({ route, method, status: String(res.status) });
+    metrics.latency.observe({ route }, (performance.now() - started) / 1000);
+    return res;
+  }
+
+  async function run(endpoint: Endpoint, req: CoreRequest): Promise<CoreResponse> {
+    const started = performance.now();
+    let res: CoreResponse;
+    try {
+      res = await endpoint.handler(req);
+    } catch (err) {
+      // A bug, not an expected failure: log it whole, tell the client nothing about internals.
+      logger.error("unhandled error", { route: endpoint.route, error: err instanceof Error ? err.stack : String(err) });
+      res = problemResponse({ code: "internal", detail: "An unexpected error occurred; it has been logged" });
+    }
+    return finish(res, endpoint.route, endpoint.method, started);
+  }
+
+  async function handle(req: CoreRequest): Promise<CoreResponse> {
+    const started = performance.now();
+    let pathname = req.path;
+    if (pathname.length > 1 && pathname.endsWith("/")) pathname = pathname.slice(0, -1);
+    const candidates = exact.get(pathname) ?? (pathname.startsWith("/docs/") ? [docsAssets] : undefined);
+    if (!candidates) return finish(legacy(404, { error: "API not found." }), "unmatched", req.method, started);
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    const endpoint = candidates.find((e) => e.method === method);
+    if (!endpoint) {
+      const allow = candidates.map((e) => e.method).join(", ");
+      return finish(
+        problemResponse({
+          code: "method_not_allowed",
+          detail: `${req.method} is not allowed on ${pathname}; use ${allow}`,
+          headers: { allow },
+        }),
+        candidates[0]!.route,
+        req.method,
+        started,
+      );
+    }
+    return run(endpoint, req);
+  }
+
+  return {
+    instanceId,
+    endpoints,
+    holder,
+    cache,
+    metrics,
+    logger,
+    handle,
+    run,
+    async close() {
+      await holder.close();
+      await cache.close();
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import { FEATURES } from "./features";
+
+const WIDTH = FEATURES.length;
+
+/** Runs the model on a float32 [rows, 8] tensor; the output has one value per row. */
+export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;
+
+interface Job {
+  input: Float32Array;
+  rows: number;
+  /** Rows already handed to a run. */
+  taken: number;
+  /** Rows whose outputs arrived. */
+  done: number;
+  out: Float32Array;
+  resolve: (out: Float32Array) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface BatcherOptions {
+  /** Most rows in one model run: bounds how long one run holds the event loop. */
+  maxRows: number;
+  /** Defers a flush; setImmediate lets every request that arrived in this I/O phase join the batch. */
+  defer?: (fn: () => void) => void;
+}
+
+/**
+ * A dynamic batcher in the spirit of Triton's: requests queued while the event loop is busy are
+ * coalesced into one run of at most `maxRows` rows, and big requests are split into chunks with
+ * the event loop yielding between them, so a 10,000-row bulk never starves a single prediction.
+ * Tree ensembles score rows independently, so results are identical to unbatched runs.
+ */
+export class Batcher {
+  private queue: Job[] = [];
+  private scheduled = false;
+  private running = false;
+  private readonly defer: (fn: () => void) => void;
+
+  constructor(
+    private readonly run: RunFn,
+    private readonly opts: BatcherOptions,
+  ) {
+    this.defer = opts.defer ?? ((fn) => setImmediate(fn));
+  }
+
+  /** Rows waiting or running. */
+  get pendingRows(): number {
+    let n = 0;
+    for (const j of this.queue) n += j.rows - j.done;
+    return n;
+  }
+
+  infer(input: Float32Array, rows: number): Promise<Float32Array> {
+    if (rows === 0) return Promise.resolve(new Float32Array(0));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, rows, taken: 0, done: 0, out: new Float32Array(rows), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    this.defer(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** Picks the rows of the next run: small jobs first, so they never wait behind a big one. */
+  private pick(): { job: Job; from: number; count: number }[] {
+    const parts: { job: Job; from: number; count: number }[] = [];
+    let budget = this.opts.maxRows;
+    const small = this.queue.filter((j) => j.taken === 0 && j.rows <= budget / 4);
+    const rest = this.queue.filter((j) => !small.includes(j));
+    for (const job of [...small, ...rest]) {
+      if (budget === 0) break;
+      const count = Math.min(job.rows - job.taken, budget);
+      if (count === 0) continue;
+      parts.push({ job, from: job.taken, count });
+      job.taken += count;
+      budget -= count;
+    }
+    return parts;
+  }
+
+  private async flush(): Promise<void> {
+    this.running = true;
+    const parts = this.pick();
+    let total = 0;
+    for (const p of parts) total += p.count;
+    try {
+      let input: Float32Array;
+      const only = parts[0];
+      if (parts.length === 1 && only && only.from === 0 && only.count === only.job.rows) {
+        input = only.job.input;
+      } else {
+        input = new Float32Array(total * WIDTH);
+        let offset = 0;
+        for (const p of parts) {
+          input.set(p.job.input.subarray(p.from * WIDTH, (p.from + p.count) * WIDTH), offset * WIDTH);
+          offset += p.count;
+        }
+      }
+      const out = await this.run(input, total);
+      let offset = 0;
+      for (const p of parts) {
+        p.job.out.set(out.subarray(offset, offset + p.count), p.from);
+        offset += p.count;
+        p.job.done += p.count;
+        if (p.job.done === p.job.rows) {
+          this.remove(p.job);
+          p.job.resolve(p.job.out);
+        }
+      }
+    } catch (err) {
+      for (const p of parts) {
+        this.remove(p.job);
+        p.job.reject(err);
+      }
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0) this.schedule();
+    }
+  }
+
+  private remove(job: Job): void {
+    const i = this.queue.indexOf(job);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+}

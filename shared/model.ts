@@ -1,0 +1,195 @@
+import type { InferenceSession as OrtSession } from "onnxruntime-node";
+import { Batcher } from "./batcher";
+import { FEATURES, SEED_HOUSE } from "./features";
+import type { Logger } from "./logger";
+import {
+  loadFromBlob,
+  loadFromFile,
+  loadWithRetry,
+  type LoadResult,
+  type ModelArtifact,
+} from "./model-store";
+
+export interface ModelInfo {
+  name: string;
+  version: string;
+  sha256: string;
+  /** Where the bytes came from, e.g. "file:model/model.onnx" or "blob:https://…/model.onnx". */
+  source: string;
+  card: Record<string, unknown>;
+}
+
+export type ModelState =
+  | { state: "loading"; reason?: string }
+  | { state: "ready"; info: ModelInfo }
+  | { state: "failed"; reason: string };
+
+export interface ModelSource {
+  modelPath: string;
+  /** How /health names a file source (the configured path, not the absolute one). */
+  fileLabel?: string;
+  blobUrl?: string;
+  connectionString?: string;
+  timeoutMs: number;
+  /** Most rows in one ONNX run (chunking bound). */
+  maxRowsPerRun?: number;
+  /** ONNX intra-op threads. */
+  threads?: number;
+  /** Observes the rows of each ONNX run (metrics). */
+  onRun?: (rows: number) => void;
+}
+
+/** A loaded model: one ONNX session behind a dynamic batcher. */
+export interface Model {
+  info: ModelInfo;
+  /** Predicts a float32 [rows, 8] tensor; one output per row. */
+  infer(input: Float32Array, rows: number): Promise<Float32Array>;
+  pendingRows(): number;
+  close(): Promise<void>;
+}
+
+/** Creates the onnxruntime session from verified bytes and warms it up. */
+export async function createModel(
+  artifact: ModelArtifact,
+  opts: Pick<ModelSource, "maxRowsPerRun" | "threads" | "onRun"> = {},
+): Promise<Model> {
+  const featureNames = (
+    artifact.card.features as { name?: unknown }[] | undefined
+  )?.map((f) => f.name);
+  if (!featureNames || featureNames.join(",") !== FEATURES.join(",")) {
+    throw new Error(
+      `model card features ${JSON.stringify(featureNames)} differ from the service's ${FEATURES.join(",")}`,
+    );
+  }
+  // Loaded here, not at module scope, so hosts that never predict (and cold start) skip the native addon until needed.
+  const ort = await import("onnxruntime-node");
+  const session: OrtSession = await ort.InferenceSession.create(artifact.onnx, {
+    intraOpNumThreads: opts.threads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  });
+  const inputName = session.inputNames[0];
+  const outputName = session.outputNames[0];
+  if (!inputName || !outputName)
+    throw new Error("model has no input or output");
+
+  const run = async (
+    input: Float32Array,
+    rows: number,
+  ): Promise<Float32Array> => {
+    opts.onRun?.(rows);
+    const tensor = new ort.Tensor("float32", input, [rows, FEATURES.length]);
+    const result = await session.run({ [inputName]: tensor });
+    const out = result[outputName];
+    if (
+      !out ||
+      !(out.data instanceof Float32Array) ||
+      out.data.length !== rows
+    ) {
+      throw new Error(`model output ${outputName} has an unexpected shape`);
+    }
+    return out.data;
+  };
+
+  const warm = Float32Array.from(FEATURES.map((f) => SEED_HOUSE[f]));
+  await run(warm, 1);
+
+  const batcher = new Batcher(run, { maxRows: opts.maxRowsPerRun ?? 1024 });
+  const { card } = artifact;
+  return {
+    info: {
+      name: card.name,
+      version: card.version,
+      sha256: card.sha256,
+      source: artifact.source,
+      card,
+    },
+    infer: (input, rows) => batcher.infer(input, rows),
+    pendingRows: () => batcher.pendingRows,
+    close: () => session.release(),
+  };
+}
+
+/**
+ * The process's model: loaded once, lazily, from disk or Blob Storage, retried with backoff while
+ * the store fails (the service stays up and reports 503 with the reason instead of crash-looping).
+ */
+export class ModelHolder {
+  private current: ModelState = { state: "loading" };
+  private model: Model | undefined;
+  private loading: Promise<Model> | undefined;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly source: ModelSource,
+    private readonly logger: Logger,
+    private readonly onReady?: (info: ModelInfo) => void,
+  ) {}
+
+  get state(): ModelState {
+    return this.current;
+  }
+
+  /** The loaded model, or undefined while loading or failed. Starts loading on first call. */
+  get(): Model | undefined {
+    if (!this.loading) void this.load().catch(() => undefined);
+    return this.model;
+  }
+
+  /** Starts loading (idempotent) and resolves once the model is ready. */
+  load(): Promise<Model> {
+    this.loading ??= this.loadOnce();
+    return this.loading;
+  }
+
+  private fetch(): Promise<LoadResult> {
+    const { blobUrl, connectionString, timeoutMs, modelPath } = this.source;
+    if (blobUrl) return loadFromBlob({ blobUrl, connectionString, timeoutMs });
+    const label = this.source.fileLabel;
+    return loadFromFile(modelPath).then((r) =>
+      r.ok && label ? { ok: true, artifact: { ...r.artifact, source: `file:${label}` } } : r,
+    );
+  }
+
+  private async loadOnce(): Promise<Model> {
+    const started = Date.now();
+    const artifact = await loadWithRetry(() => this.fetch(), {
+      signal: this.abort.signal,
+      onAttempt: (attempt, result, nextDelayMs) => {
+        if (result.ok) return;
+        const reason = `${result.error.code}: ${result.error.message}`;
+        this.current = { state: "failed", reason };
+        this.logger.error("model load failed", {
+          attempt,
+          reason,
+          retry_in_ms: nextDelayMs,
+        });
+      },
+    });
+    try {
+      const model = await createModel(artifact, this.source);
+      this.model = model;
+      this.current = { state: "ready", info: model.info };
+      this.logger.info("model ready", {
+        name: model.info.name,
+        version: model.info.version,
+        source: model.info.source,
+        load_ms: Date.now() - started,
+      });
+      this.onReady?.(model.info);
+      return model;
+    } catch (err) {
+      // Verified bytes that onnxruntime cannot run, or a card for another feature set: not transient.
+      const reason = `invalid_model: ${err instanceof Error ? err.message : String(err)}`;
+      this.current = { state: "failed", reason };
+      this.logger.error("model rejected", { reason });
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.model?.close();
+  }
+}

@@ -1,0 +1,122 @@
+import type { z } from "zod";
+import { fail, ok, type Result } from "./http";
+import type { FieldError } from "./schemas";
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Which media types a JSON endpoint accepts; a missing Content-Type is read as JSON for old clients. */
+export function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined || header.trim() === "") return true;
+  const type = header.split(";")[0]!.trim().toLowerCase();
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+}
+
+/** Decodes strict UTF-8 and parses JSON; every failure is a 400 that says what was wrong. */
+export function parseJson(bytes: Uint8Array): Result<unknown> {
+  if (bytes.length === 0) return fail("bad_request", "The request body is empty; send a JSON object");
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return fail("bad_request", "The request body is not valid UTF-8");
+  }
+  try {
+    return ok(JSON.parse(text));
+  } catch (err) {
+    // V8's message names the position, e.g. "Unexpected token N in JSON at position 10".
+    const why = err instanceof Error ? err.message : "invalid JSON";
+    return fail("bad_request", `The request body is not valid JSON: ${why.slice(0, 200)}`);
+  }
+}
+
+/** `["houses", 3, "MedInc"]` → `houses[3].MedInc`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else out += out === "" ? String(p) : `.${String(p)}`;
+  }
+  return out === "" ? "(body)" : out;
+}
+
+/** A JSON-safe, bounded rendering of what the client sent at a path. */
+export function describeReceived(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+  if (typeof value === "string") return value.length > 100 ? `${value.slice(0, 100)}… (${value.length} chars)` : value;
+  if (typeof value === "boolean" || value === null) return value;
+  if (Array.isArray(value)) return `array(${value.length})`;
+  return "object";
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  if (typeof v === "number" && !Number.isFinite(v)) return "non-finite number";
+  return typeof v;
+}
+
+function messageFor(issue: z.core.$ZodIssue, received: unknown): string {
+  switch (issue.code) {
+    case "invalid_type":
+      if (received === undefined) return "is required";
+      return `must be a ${issue.expected === "number" ? "finite number" : issue.expected}, got ${typeName(received)}`;
+    case "too_small":
+      if (issue.origin === "array") return `must contain at least ${String(issue.minimum)} item(s)`;
+      if (issue.origin === "string") return "must not be empty";
+      return issue.inclusive ? `must be at least ${String(issue.minimum)}` : `must be greater than ${String(issue.minimum)}`;
+    case "too_big":
+      if (issue.origin === "array") return `must contain at most ${String(issue.maximum)} item(s)`;
+      return issue.inclusive ? `must be at most ${String(issue.maximum)}` : `must be less than ${String(issue.maximum)}`;
+    case "unrecognized_keys":
+      return `unknown field(s): ${issue.keys.join(", ")}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** Validates with a zod schema; a failure lists every failing field with its path, a message and the value. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown, root = ""): Result<z.infer<S>> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return ok(parsed.data);
+  const errors: FieldError[] = [];
+  for (const issue of parsed.error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      const parent = valueAt(input, issue.path);
+      for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        errors.push({
+          path: prefix(root, formatPath(path)),
+          message: "is not a known field",
+          received: describeReceived(valueAt(parent, [key])),
+        });
+      }
+      continue;
+    }
+    const received = valueAt(input, issue.path);
+    const err: FieldError = { path: prefix(root, formatPath(issue.path)), message: messageFor(issue, received) };
+    const shown = describeReceived(received);
+    if (shown !== undefined) err.received = shown;
+    errors.push(err);
+    if (errors.length >= 100) break;
+  }
+  const n = parsed.error.issues.length;
+  const first = errors[0];
+  const detail =
+    n === 1 && first ? `${first.path} ${first.message}` : `${n} problems found; the first: ${first?.path} ${first?.message}`;
+  return fail("validation", detail, { errors });
+}
+
+function prefix(root: string, path: string): string {
+  if (!root) return path;
+  return path === "(body)" ? root : `${root}.${path}`;
+}
