@@ -59,7 +59,9 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
       };
       const out = await service.handle(core);
       if (draining || out.status === 413) out.headers["connection"] = "close";
-      out.headers["content-length"] = String(typeof out.body === "string" ? Buffer.byteLength(out.body) : out.body.length);
+      out.headers["content-length"] = String(
+        typeof out.body === "string" ? Buffer.byteLength(out.body) : out.body.length,
+      );
       res.writeHead(out.status, out.headers);
       res.end(req.method === "HEAD" ? undefined : out.body);
     } catch (err) {

@@ -4,7 +4,15 @@ import { createPredictionCache, type PredictionCache } from "./cache";
 import type { CacheBackend } from "./cache/types";
 import type { Config } from "./config";
 import { docsAsset, docsPage } from "./docs";
-import { fail, jsonResponse, problemResponse, type CoreRequest, type CoreResponse, type Failure, type Result } from "./http";
+import {
+  fail,
+  jsonResponse,
+  problemResponse,
+  type CoreRequest,
+  type CoreResponse,
+  type Failure,
+  type Result,
+} from "./http";
 import { createLogger, type Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import { ModelHolder } from "./model";
@@ -124,7 +132,10 @@ export function createService(deps: ServiceDeps): Service {
   /** Reads and parses a JSON body: 415, 413 and 400 before any validation. */
   async function readJson(req: CoreRequest): Promise<Result<unknown>> {
     if (!isJsonContentType(req.headers["content-type"])) {
-      return fail("unsupported_media_type", `Content-Type must be application/json, got ${req.headers["content-type"]}`);
+      return fail(
+        "unsupported_media_type",
+        `Content-Type must be application/json, got ${req.headers["content-type"]}`,
+      );
     }
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > config.MAX_BODY_BYTES) {
@@ -159,7 +170,13 @@ export function createService(deps: ServiceDeps): Service {
           return fromFailure({
             code: "validation",
             detail: "name is required",
-            errors: [{ path: "name", message: name === null ? "is required" : "must not be empty", received: name ?? undefined }],
+            errors: [
+              {
+                path: "name",
+                message: name === null ? "is required" : "must not be empty",
+                received: name ?? undefined,
+              },
+            ],
           });
         }
         return jsonResponse(200, { message: `hello ${name}` });
@@ -222,7 +239,13 @@ export function createService(deps: ServiceDeps): Service {
           return fromFailure({
             code: "payload_too_large",
             detail: `houses has ${houses.length} items; the limit is ${config.MAX_BATCH} (MAX_BATCH)`,
-            errors: [{ path: "houses", message: `must contain at most ${config.MAX_BATCH} items`, received: `array(${houses.length})` }],
+            errors: [
+              {
+                path: "houses",
+                message: `must contain at most ${config.MAX_BATCH} items`,
+                received: `array(${houses.length})`,
+              },
+            ],
           });
         }
         const bulk = validate(BulkRequestSchema, body.value);
@@ -258,7 +281,10 @@ export function createService(deps: ServiceDeps): Service {
       route: "/metrics",
       handler: async (req) => {
         if (config.METRICS_TOKEN && req.headers["authorization"] !== `Bearer ${config.METRICS_TOKEN}`) {
-          return fromFailure({ code: "unauthorized", detail: "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>" });
+          return fromFailure({
+            code: "unauthorized",
+            detail: "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>",
+          });
         }
         return {
           status: 200,
@@ -278,7 +304,9 @@ export function createService(deps: ServiceDeps): Service {
         }
         const f = Number(raw.trim());
         if (!Number.isFinite(f)) {
-          return legacy(400, { error: `Invalid fahrenheit value: ${JSON.stringify(raw.slice(0, 100))} is not a number` });
+          return legacy(400, {
+            error: `Invalid fahrenheit value: ${JSON.stringify(raw.slice(0, 100))} is not a number`,
+          });
         }
         // Rounded to 10 decimals so that 98.6 °F reads 37, not 36.99999999999999.
         const celsius = Math.round(((f - 32) * 5 * 1e10) / 9) / 1e10;

@@ -61,7 +61,11 @@ function swaggerDir(): string {
 export function docsPage(): CoreResponse {
   return {
     status: 200,
-    headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": DOCS_CSP, "cache-control": "no-cache" },
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy": DOCS_CSP,
+      "cache-control": "no-cache",
+    },
     body: PAGE,
   };
 }
@@ -69,7 +73,11 @@ export function docsPage(): CoreResponse {
 /** One of the page's assets, or undefined for any other name. */
 export function docsAsset(name: string): CoreResponse | undefined {
   if (name === "init.js") {
-    return { status: 200, headers: { "content-type": ASSETS["swagger-ui-bundle.js"]!, "cache-control": "no-cache" }, body: INIT_JS };
+    return {
+      status: 200,
+      headers: { "content-type": ASSETS["swagger-ui-bundle.js"]!, "cache-control": "no-cache" },
+      body: INIT_JS,
+    };
   }
   const type = ASSETS[name];
   if (!type) return undefined;

@@ -2,13 +2,7 @@ import type { InferenceSession as OrtSession } from "onnxruntime-node";
 import { Batcher } from "./batcher";
 import { FEATURES, SEED_HOUSE } from "./features";
 import type { Logger } from "./logger";
-import {
-  loadFromBlob,
-  loadFromFile,
-  loadWithRetry,
-  type LoadResult,
-  type ModelArtifact,
-} from "./model-store";
+import { loadFromBlob, loadFromFile, loadWithRetry, type LoadResult, type ModelArtifact } from "./model-store";
 
 export interface ModelInfo {
   name: string;
@@ -20,9 +14,7 @@ export interface ModelInfo {
 }
 
 export type ModelState =
-  | { state: "loading"; reason?: string }
-  | { state: "ready"; info: ModelInfo }
-  | { state: "failed"; reason: string };
+  { state: "loading"; reason?: string } | { state: "ready"; info: ModelInfo } | { state: "failed"; reason: string };
 
 export interface ModelSource {
   modelPath: string;
@@ -53,9 +45,7 @@ export async function createModel(
   artifact: ModelArtifact,
   opts: Pick<ModelSource, "maxRowsPerRun" | "threads" | "onRun"> = {},
 ): Promise<Model> {
-  const featureNames = (
-    artifact.card.features as { name?: unknown }[] | undefined
-  )?.map((f) => f.name);
+  const featureNames = (artifact.card.features as { name?: unknown }[] | undefined)?.map((f) => f.name);
   if (!featureNames || featureNames.join(",") !== FEATURES.join(",")) {
     throw new Error(
       `model card features ${JSON.stringify(featureNames)} differ from the service's ${FEATURES.join(",")}`,
@@ -71,22 +61,14 @@ export async function createModel(
   });
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
-  if (!inputName || !outputName)
-    throw new Error("model has no input or output");
+  if (!inputName || !outputName) throw new Error("model has no input or output");
 
-  const run = async (
-    input: Float32Array,
-    rows: number,
-  ): Promise<Float32Array> => {
+  const run = async (input: Float32Array, rows: number): Promise<Float32Array> => {
     opts.onRun?.(rows);
     const tensor = new ort.Tensor("float32", input, [rows, FEATURES.length]);
     const result = await session.run({ [inputName]: tensor });
     const out = result[outputName];
-    if (
-      !out ||
-      !(out.data instanceof Float32Array) ||
-      out.data.length !== rows
-    ) {
+    if (!out || !(out.data instanceof Float32Array) || out.data.length !== rows) {
       throw new Error(`model output ${outputName} has an unexpected shape`);
     }
     return out.data;
@@ -147,9 +129,12 @@ export class ModelHolder {
     const { blobUrl, connectionString, timeoutMs, modelPath } = this.source;
     if (blobUrl) return loadFromBlob({ blobUrl, connectionString, timeoutMs });
     const label = this.source.fileLabel;
-    return loadFromFile(modelPath).then((r) =>
-      r.ok && label ? { ok: true, artifact: { ...r.artifact, source: `file:${label}` } } : r,
-    );
+    // Reported on /health: name the configured path, never the absolute one.
+    return loadFromFile(modelPath).then((r): LoadResult => {
+      if (!label) return r;
+      if (r.ok) return { ok: true, artifact: { ...r.artifact, source: `file:${label}` } };
+      return { ok: false, error: { ...r.error, message: r.error.message.replaceAll(modelPath, label) } };
+    });
   }
 
   private async loadOnce(): Promise<Model> {

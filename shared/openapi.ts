@@ -31,7 +31,8 @@ const PREDICTION_ERRORS: Record<number, ResponseConfig> = {
 };
 
 const cacheStatusHeader = z.string().meta({
-  description: 'RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."`',
+  description:
+    'RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."`',
 });
 
 let cached: string | undefined;
@@ -40,9 +41,7 @@ let cached: string | undefined;
 export function openApiDocument(config: Config): string {
   if (cached) return cached;
   const registry = new OpenAPIRegistry();
-  for (const s of [HouseSchema, BulkRequestSchema, PredictResponseSchema, BulkResponseSchema, ProblemSchema]) {
-    registry.register(String(z.globalRegistry.get(s)?.id), s);
-  }
+  // Schemas carrying a `.meta({ id })` become named components wherever they are referenced.
 
   registry.registerPath({
     method: "post",
@@ -90,7 +89,10 @@ export function openApiDocument(config: Config): string {
     summary: "Readiness: 200 once the model is loaded, 503 while it is not",
     responses: {
       200: { description: "Serving", content: { "application/json": { schema: HealthSchema } } },
-      503: { description: "Model not loaded (reason given)", content: { "application/json": { schema: HealthSchema } } },
+      503: {
+        description: "Model not loaded (reason given)",
+        content: { "application/json": { schema: HealthSchema } },
+      },
     },
   });
   registry.registerPath({
@@ -106,14 +108,19 @@ export function openApiDocument(config: Config): string {
     request: { query: FahrenheitQuerySchema },
     responses: {
       200: { description: "Converted", content: { "application/json": { schema: CelsiusResponseSchema } } },
-      400: { description: "Missing or non-numeric value", content: { "application/json": { schema: LegacyErrorSchema } } },
+      400: {
+        description: "Missing or non-numeric value",
+        content: { "application/json": { schema: LegacyErrorSchema } },
+      },
     },
   });
   registry.registerPath({
     method: "get",
     path: "/api/healthcheck",
     summary: "Which replica answered",
-    responses: { 200: { description: "The replica's id", content: { "application/json": { schema: AppIdentifierSchema } } } },
+    responses: {
+      200: { description: "The replica's id", content: { "application/json": { schema: AppIdentifierSchema } } },
+    },
   });
 
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { FEATURES, SEED_HOUSE, type FeatureName } from "./features";
 
-const positive = (description: string) =>
-  z.number().positive().meta({ description });
+const positive = (description: string) => z.number().positive().meta({ description });
 
 /** Constraints of each feature; one entry per name in FEATURES, in the same order. */
 const featureSchemas: Record<FeatureName, z.ZodNumber> = {
@@ -41,7 +40,9 @@ export const HelloQuerySchema = z.object({
   name: z.string().min(1).meta({ description: "Who to greet", example: "Ada" }),
 });
 
-export const HelloResponseSchema = z.object({ message: z.string() }).meta({ id: "HelloResponse", example: { message: "hello Ada" } });
+export const HelloResponseSchema = z
+  .object({ message: z.string() })
+  .meta({ id: "HelloResponse", example: { message: "hello Ada" } });
 
 export const FieldErrorSchema = z.object({
   path: z.string().meta({ description: "Where the problem is, e.g. houses[3].MedInc" }),
@@ -76,9 +77,7 @@ export const HealthSchema = z
   .object({
     status: z.enum(["healthy", "unavailable"]),
     instance_id: z.string(),
-    model: z
-      .object({ name: z.string(), version: z.string(), source: z.string(), sha256: z.string() })
-      .optional(),
+    model: z.object({ name: z.string(), version: z.string(), source: z.string(), sha256: z.string() }).optional(),
     cache: z.object({ backend: z.string(), status: z.enum(["ok", "degraded"]) }),
     reason: z.string().optional(),
     uptime_seconds: z.number(),

@@ -73,10 +73,14 @@ function messageFor(issue: z.core.$ZodIssue, received: unknown): string {
     case "too_small":
       if (issue.origin === "array") return `must contain at least ${String(issue.minimum)} item(s)`;
       if (issue.origin === "string") return "must not be empty";
-      return issue.inclusive ? `must be at least ${String(issue.minimum)}` : `must be greater than ${String(issue.minimum)}`;
+      return issue.inclusive
+        ? `must be at least ${String(issue.minimum)}`
+        : `must be greater than ${String(issue.minimum)}`;
     case "too_big":
       if (issue.origin === "array") return `must contain at most ${String(issue.maximum)} item(s)`;
-      return issue.inclusive ? `must be at most ${String(issue.maximum)}` : `must be less than ${String(issue.maximum)}`;
+      return issue.inclusive
+        ? `must be at most ${String(issue.maximum)}`
+        : `must be less than ${String(issue.maximum)}`;
     case "unrecognized_keys":
       return `unknown field(s): ${issue.keys.join(", ")}`;
     default:
@@ -112,7 +116,9 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, root = 
   const n = parsed.error.issues.length;
   const first = errors[0];
   const detail =
-    n === 1 && first ? `${first.path} ${first.message}` : `${n} problems found; the first: ${first?.path} ${first?.message}`;
+    n === 1 && first
+      ? `${first.path} ${first.message}`
+      : `${n} problems found; the first: ${first?.path} ${first?.message}`;
   return fail("validation", detail, { errors });
 }
 

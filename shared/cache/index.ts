@@ -45,7 +45,9 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
   const { metrics, logger, shared } = opts;
   const ttlMs = opts.ttlSeconds * 1000;
   const lru =
-    opts.maxEntries > 0 ? new LRUCache<string, number>({ max: opts.maxEntries, ttl: ttlMs, ttlAutopurge: false }) : undefined;
+    opts.maxEntries > 0
+      ? new LRUCache<string, number>({ max: opts.maxEntries, ttl: ttlMs, ttlAutopurge: false })
+      : undefined;
   const backendName: CacheBackendName = shared?.name ?? (lru ? "memory" : "none");
 
   let breaker: CircuitBreaker<[Op<unknown>], unknown> | undefined;
