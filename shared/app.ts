@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { createPredictionCache, type PredictionCache } from "./cache";
+import { createRedisBackend } from "./cache/redis";
 import type { CacheBackend } from "./cache/types";
+import { createUpstashBackend } from "./cache/upstash";
 import type { Config } from "./config";
 import { docsAsset, docsPage } from "./docs";
 import {
@@ -76,17 +78,12 @@ export function cacheStatus(o: PredictOutcome): string {
 }
 
 function chooseSharedCache(config: Config, logger: Logger): CacheBackend | undefined {
-  // Loaded on demand so the in-memory default pays nothing for the clients at cold start.
-  /* eslint-disable @typescript-eslint/no-require-imports */
   if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
-    const { createUpstashBackend } = require("./cache/upstash") as typeof import("./cache/upstash");
     return createUpstashBackend(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN);
   }
   if (config.REDIS_URL) {
-    const { createRedisBackend } = require("./cache/redis") as typeof import("./cache/redis");
     return createRedisBackend(config.REDIS_URL, { log: (msg, fields) => logger.warn(msg, { ...fields }) });
   }
-  /* eslint-enable @typescript-eslint/no-require-imports */
   return undefined;
 }
 

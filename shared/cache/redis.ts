@@ -1,4 +1,4 @@
-import { createClient } from "redis";
+import type * as RedisModule from "redis";
 import type { CacheBackend } from "./types";
 import { decodeCacheValue, encodeCacheValue, normalizeTtlSeconds, rateLimitedLog } from "./types";
 
@@ -34,6 +34,9 @@ export class RedisUnavailableError extends Error {
  */
 export function createRedisBackend(url: string, opts: RedisBackendOptions = {}): CacheBackend {
   const logError = rateLimitedLog(opts.log);
+  // Required here, not at module scope, so the in-memory default never loads the client (cold start).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createClient } = require("redis") as typeof RedisModule;
   const client = createClient({
     url,
     RESP: 2,

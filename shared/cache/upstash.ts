@@ -1,4 +1,4 @@
-import { Redis } from "@upstash/redis";
+import type * as UpstashModule from "@upstash/redis";
 import type { CacheBackend } from "./types";
 import { decodeCacheValue, encodeCacheValue, normalizeTtlSeconds } from "./types";
 
@@ -22,6 +22,9 @@ export interface UpstashBackendOptions {
  */
 export function createUpstashBackend(url: string, token: string, opts: UpstashBackendOptions = {}): CacheBackend {
   const timeoutMs = opts.requestTimeoutMs ?? 5_000;
+  // Required here, not at module scope, so the in-memory default never loads the client (cold start).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Redis } = require("@upstash/redis") as typeof UpstashModule;
   const redis = new Redis({
     url,
     token,

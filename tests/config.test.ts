@@ -1,0 +1,42 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CONFIG_KEYS, parseConfig } from "../shared/config";
+import { FEATURES } from "../shared/features";
+import { HouseSchema } from "../shared/schemas";
+
+/** Keys only the standalone server reads; the Functions host has its own port and lifecycle. */
+const SERVER_ONLY = ["PORT", "HOST", "SHUTDOWN_TIMEOUT_MS"];
+/** Keys the Functions host itself reads. */
+const PLATFORM = ["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "AzureWebJobsFeatureFlags"];
+
+describe("configuration", () => {
+  it("has documented defaults for every key", () => {
+    const cfg = parseConfig({});
+    expect(cfg.PORT).toBe(8000);
+    expect(cfg.MODEL_PATH).toBe("model/model.onnx");
+    expect(cfg.MAX_BATCH).toBe(10_000);
+    expect(cfg.CACHE_TIMEOUT_MS).toBe(50);
+    expect(cfg.REDIS_URL).toBeUndefined();
+  });
+
+  it("fails fast with a message naming the variable and the value", () => {
+    expect(() => parseConfig({ MAX_BATCH: "lots" })).toThrow(/MAX_BATCH="lots"/);
+    expect(() => parseConfig({ PORT: "70000" })).toThrow(/PORT="70000"/);
+    expect(() => parseConfig({ UPSTASH_REDIS_REST_URL: "https://x" })).toThrow(/UPSTASH_REDIS_REST_TOKEN/);
+  });
+
+  it("treats empty strings as unset", () => {
+    expect(parseConfig({ REDIS_URL: "", MODEL_BLOB_URL: "" }).REDIS_URL).toBeUndefined();
+  });
+
+  it("lists in local.settings.sample.json exactly the keys shared/config.ts knows", () => {
+    const sample = JSON.parse(readFileSync("local.settings.sample.json", "utf8")) as { Values: Record<string, string> };
+    const keys = Object.keys(sample.Values).filter((k) => !PLATFORM.includes(k));
+    expect(keys.sort()).toEqual(CONFIG_KEYS.filter((k) => !SERVER_ONLY.includes(k)).sort());
+    expect(() => parseConfig(sample.Values)).not.toThrow();
+  });
+
+  it("uses the feature order of shared/features.ts in the request schema", () => {
+    expect(Object.keys(HouseSchema.shape)).toEqual([...FEATURES]);
+  });
+});
