@@ -27,7 +27,12 @@ async function metric(host: Host, name: string): Promise<number> {
 async function bulk(host: Host, rows: unknown[]) {
   const t0 = performance.now();
   const r = await host.send("POST", "/bulk_predict", { body: JSON.stringify({ houses: rows }), headers: JSON_HEADERS });
-  return { status: r.status, cacheStatus: r.headers.get("cache-status") ?? "", values: r.json().house_values as number[], ms: performance.now() - t0 };
+  return {
+    status: r.status,
+    cacheStatus: r.headers.get("cache-status") ?? "",
+    values: r.json().house_values as number[],
+    ms: performance.now() - t0,
+  };
 }
 
 let redis: RedisProcess;
@@ -54,7 +59,9 @@ describe.skipIf(SKIP_REDIS).each(BACKENDS)("the service with the %s cache", (bac
   const hosts: Host[] = [];
   // No in-process tier here, so every hit below comes from the shared backend.
   const start = async (extra: Record<string, string> = {}) => {
-    const host = await standaloneHost(testService({ ...env(), CACHE_MAX_ENTRIES: "0", CACHE_TIMEOUT_MS: "200", ...extra }));
+    const host = await standaloneHost(
+      testService({ ...env(), CACHE_MAX_ENTRIES: "0", CACHE_TIMEOUT_MS: "200", ...extra }),
+    );
     await host.service.holder.load();
     hosts.push(host);
     return host;
@@ -172,7 +179,10 @@ describe.skipIf(SKIP_REDIS).each(BACKENDS)("the service with the %s cache", (bac
 describe.skipIf(SKIP_REDIS)("the service with a misconfigured or absent Upstash gateway", () => {
   it.each([
     ["a wrong token", () => ({ UPSTASH_REDIS_REST_URL: gateway.url, UPSTASH_REDIS_REST_TOKEN: "wrong" })],
-    ["a gateway that is down", () => ({ UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", UPSTASH_REDIS_REST_TOKEN: TOKEN })],
+    [
+      "a gateway that is down",
+      () => ({ UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9", UPSTASH_REDIS_REST_TOKEN: TOKEN }),
+    ],
   ])("still predicts with %s and counts cache errors", async (_, env) => {
     const host = await standaloneHost(testService({ ...env(), CACHE_MAX_ENTRIES: "0" }));
     try {
