@@ -16,13 +16,14 @@ function getService(): Service {
 }
 
 // Settings are read at start so that a bad one fails the host's start with a message that names it.
-getConfig();
+const { FUNCTION_AUTH_LEVEL } = getConfig();
 // Endpoint definitions don't depend on the model; building them does not load it.
 for (const endpoint of getService().endpoints) {
   app.http(endpoint.name, {
     methods: [endpoint.method],
     route: azureRoute(endpoint),
-    authLevel: "anonymous",
+    // Function keys are a config choice for the prediction functions; probes, docs and metrics stay open.
+    authLevel: endpoint.apiKey ? FUNCTION_AUTH_LEVEL : "anonymous",
     handler: endpointHandler(getService, endpoint),
   });
 }

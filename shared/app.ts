@@ -15,11 +15,13 @@ import {
   type Failure,
   type Result,
 } from "./http";
+import { createApiKeyCheck } from "./auth";
 import { createLogger, type Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import { ModelHolder } from "./model";
 import { openApiDocument } from "./openapi";
 import { Predictor, type PredictOutcome } from "./predictor";
+import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
 import { BulkRequestSchema, HouseSchema, type House } from "./schemas";
 import { isJsonContentType, parseJson, validate } from "./validation";
 
@@ -31,6 +33,10 @@ export interface Endpoint {
   /** Route at the root, e.g. "/predict". */
   route: string;
   handler: (req: CoreRequest) => Promise<CoreResponse>;
+  /** Needs an API key when API_KEYS is set (the prediction endpoints). */
+  apiKey?: boolean;
+  /** Counted by the per-client rate limit (never /health, /metrics or the docs). */
+  rateLimited?: boolean;
 }
 
 export interface ServiceDeps {
@@ -40,6 +46,8 @@ export interface ServiceDeps {
   logger?: Logger;
   /** A shared cache backend; by default chosen from the config. */
   sharedCache?: CacheBackend;
+  /** A rate limiter; by default chosen from the config (none when RATE_LIMIT_REQUESTS is 0). */
+  rateLimiter?: RateLimiter;
   instanceId?: string;
   now?: () => number;
 }
@@ -161,6 +169,7 @@ export function createService(deps: ServiceDeps): Service {
       name: "hello",
       method: "GET",
       route: "/hello",
+      rateLimited: true,
       handler: async (req) => {
         const name = req.query.get("name");
         if (name === null || name === "") {
@@ -215,6 +224,8 @@ export function createService(deps: ServiceDeps): Service {
       name: "predict",
       method: "POST",
       route: "/predict",
+      apiKey: true,
+      rateLimited: true,
       handler: async (req) => {
         const body = await readJson(req);
         if (!body.ok) return fromFailure(body.failure);
@@ -227,6 +238,8 @@ export function createService(deps: ServiceDeps): Service {
       name: "bulk_predict",
       method: "POST",
       route: "/bulk_predict",
+      apiKey: true,
+      rateLimited: true,
       handler: async (req) => {
         const body = await readJson(req);
         if (!body.ok) return fromFailure(body.failure);
@@ -294,6 +307,7 @@ export function createService(deps: ServiceDeps): Service {
       name: "convert_fahrenheit_to_celsius",
       method: "GET",
       route: "/api/convert-fahrenheit-to-celsius",
+      rateLimited: true,
       handler: async (req) => {
         const raw = req.query.get("fahrenheit");
         if (raw === null || raw.trim() === "") {
@@ -333,11 +347,56 @@ export function createService(deps: ServiceDeps): Service {
     return res;
   }
 
+  const apiKeyOk = createApiKeyCheck(config.API_KEYS);
+  const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(config.CACHE_TIMEOUT_MS, 50));
+
+  function rateHeaders(d: RateDecision): Record<string, string> {
+    const reset = String(Math.ceil(d.resetMs / 1000));
+    return {
+      "ratelimit-policy": `${d.limit};w=${config.RATE_LIMIT_WINDOW_SECONDS}`,
+      "ratelimit-limit": String(d.limit),
+      "ratelimit-remaining": String(d.remaining),
+      "ratelimit-reset": reset,
+    };
+  }
+
+  /** Access and abuse checks before any work: 401 without a valid key, 429 over the limit. */
+  async function guard(
+    endpoint: Endpoint,
+    req: CoreRequest,
+  ): Promise<{ stop?: CoreResponse; headers?: Record<string, string> }> {
+    if (endpoint.apiKey && apiKeyOk && !apiKeyOk(req.headers)) {
+      metrics.rejected.inc({ reason: "unauthorized" });
+      return {
+        stop: problemResponse({
+          code: "unauthorized",
+          detail: "Send a valid API key in X-API-Key or Authorization: Bearer",
+          headers: { "www-authenticate": 'Bearer realm="house-price"' },
+        }),
+      };
+    }
+    if (!endpoint.rateLimited || !limiter) return {};
+    const d = await limiter.check(clientIdentity(req.headers, req.remoteAddress, config.TRUST_PROXY));
+    metrics.rateLimit.inc({ result: d.failedOpen ? "failed_open" : d.allowed ? "allowed" : "limited" });
+    if (d.failedOpen) return {};
+    const headers = rateHeaders(d);
+    if (d.allowed) return { headers };
+    return {
+      stop: problemResponse({
+        code: "rate_limited",
+        detail: `Rate limit of ${d.limit} requests per ${config.RATE_LIMIT_WINDOW_SECONDS} s exceeded; retry in ${headers["ratelimit-reset"]} s`,
+        headers: { ...headers, "retry-after": String(Math.max(1, Number(headers["ratelimit-reset"]))) },
+      }),
+    };
+  }
+
   async function run(endpoint: Endpoint, req: CoreRequest): Promise<CoreResponse> {
     const started = performance.now();
     let res: CoreResponse;
     try {
-      res = await endpoint.handler(req);
+      const checked = await guard(endpoint, req);
+      res = checked.stop ?? (await endpoint.handler(req));
+      if (checked.headers && !checked.stop) Object.assign(res.headers, checked.headers);
     } catch (err) {
       // A bug, not an expected failure: log it whole, tell the client nothing about internals.
       logger.error("unhandled error", { route: endpoint.route, error: err instanceof Error ? err.stack : String(err) });
@@ -382,6 +441,7 @@ export function createService(deps: ServiceDeps): Service {
     async close() {
       await holder.close();
       await cache.close();
+      await limiter?.close();
     },
   };
 }

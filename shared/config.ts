@@ -62,6 +62,8 @@ export const ConfigSchema = z.object({
   TRUST_PROXY: bool,
   /** Comma-separated API keys for the prediction endpoints; unset = open. */
   API_KEYS: optionalString,
+  /** Azure Functions auth level of the prediction functions ("function" requires a function key). */
+  FUNCTION_AUTH_LEVEL: z.enum(["anonymous", "function"]).default("anonymous"),
   /** When set, /metrics needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalString,
 });

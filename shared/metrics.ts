@@ -71,6 +71,12 @@ export function createMetrics() {
       help: "Rows of prediction work in progress",
       registers: [registry],
     }),
+    rateLimit: new Counter({
+      name: "rate_limit_decisions_total",
+      help: "Rate limit decisions (failed_open: the limiter backend failed and the request was let through)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
     rejected: new Counter({
       name: "requests_rejected_total",
       help: "Requests refused before any work, by reason",

@@ -46,7 +46,7 @@ describe("the model from Blob Storage", () => {
     az = await startAzurite();
     await upload(az, "models", { "v1/model.onnx": ONNX, "v1/model.json": CARD });
     const corrupt = Buffer.from(ONNX);
-    corrupt[corrupt.length - 10] ^= 0xff;
+    corrupt[corrupt.length - 10] = corrupt[corrupt.length - 10]! ^ 0xff;
     await upload(az, "models", { "bad/model.onnx": corrupt, "bad/model.json": CARD, "nocard/model.onnx": ONNX });
   });
   afterAll(async () => {

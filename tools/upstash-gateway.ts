@@ -73,6 +73,19 @@ const UNSUPPORTED = new Set([
 
 class BadRequest extends Error {}
 
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+
+/** `#!lua flags=allow-key-locking,no-writes` → `#!lua flags=no-writes`: drops flags only Upstash knows. */
+export function stripUpstashScriptFlags(script: string): string {
+  return script.replace(/^#!lua flags=([^\n]*)/, (_, flags: string) => {
+    const kept = flags
+      .split(",")
+      .map((f) => f.trim())
+      .filter((f) => f && f !== "allow-key-locking");
+    return kept.length > 0 ? `#!lua flags=${kept.join(",")}` : "#!lua";
+  });
+}
+
 type Command = string[];
 
 function toCommand(value: unknown): Command {
@@ -184,7 +197,26 @@ export async function startUpstashGateway(opts: UpstashGatewayOptions): Promise<
     // only settles with an error when closed; errors are reported by the 'error' listener
   });
 
-  const run = (cmd: Command): Promise<unknown> => redis.sendCommand(cmd);
+  // Upstash's Lua shebang may carry flags plain Redis rejects (e.g. `allow-key-locking`, used by
+  // @upstash/ratelimit): strip them, and map the client's EVALSHA of the original script to the stripped one.
+  const scriptShas = new Map<string, string>();
+  const adaptScript = (cmd: Command): Command => {
+    const name = (cmd[0] ?? "").toUpperCase();
+    const arg = cmd[1];
+    if (arg === undefined) return cmd;
+    if (name === "EVAL" || name === "EVAL_RO") {
+      const fixed = stripUpstashScriptFlags(arg);
+      if (fixed === arg) return cmd;
+      scriptShas.set(sha1(arg), sha1(fixed));
+      return [cmd[0]!, fixed, ...cmd.slice(2)];
+    }
+    if (name === "EVALSHA" || name === "EVALSHA_RO") {
+      const mapped = scriptShas.get(arg.toLowerCase());
+      return mapped ? [cmd[0]!, mapped, ...cmd.slice(2)] : cmd;
+    }
+    return cmd;
+  };
+  const run = (cmd: Command): Promise<unknown> => redis.sendCommand(adaptScript(cmd));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://gateway");

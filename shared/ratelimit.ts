@@ -1,0 +1,162 @@
+import { createHash } from "node:crypto";
+import type * as RedisModule from "redis";
+import type * as RlfModule from "rate-limiter-flexible";
+import type * as UpstashRatelimitModule from "@upstash/ratelimit";
+import type * as UpstashRedisModule from "@upstash/redis";
+import type { Config } from "./config";
+import type { Logger } from "./logger";
+
+/** What the limiter decided for one request. */
+export interface RateDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the window resets. */
+  resetMs: number;
+  /** True when the backend failed and the request was let through (fail open). */
+  failedOpen?: boolean;
+}
+
+export interface RateLimiter {
+  readonly backend: "memory" | "redis" | "upstash";
+  check(clientId: string): Promise<RateDecision>;
+  close(): Promise<void>;
+}
+
+/**
+ * The limiter for the configured backend (Upstash, else Redis, else in-process), or undefined when
+ * RATE_LIMIT_REQUESTS is 0. Fails OPEN on purpose: a limiter backend that errors or takes longer than
+ * `timeoutMs` lets the request through (counted by the caller), since refusing all traffic because
+ * Redis hiccups would turn a cache outage into a full outage.
+ */
+export function createRateLimiter(config: Config, logger: Logger, timeoutMs: number): RateLimiter | undefined {
+  const points = config.RATE_LIMIT_REQUESTS;
+  if (points <= 0) return undefined;
+  const window = config.RATE_LIMIT_WINDOW_SECONDS;
+  const prefix = "rl:";
+  const openDecision = (): RateDecision => ({
+    allowed: true,
+    limit: points,
+    remaining: points,
+    resetMs: 0,
+    failedOpen: true,
+  });
+
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when rate limiting is on */
+  if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
+    const { Ratelimit } = require("@upstash/ratelimit") as typeof UpstashRatelimitModule;
+    const { Redis } = require("@upstash/redis") as typeof UpstashRedisModule;
+    const redis = new Redis({
+      url: config.UPSTASH_REDIS_REST_URL,
+      token: config.UPSTASH_REDIS_REST_TOKEN,
+      retry: { retries: 0 },
+      enableTelemetry: false,
+      enableAutoPipelining: false,
+    });
+    const rl = new Ratelimit({
+      redis,
+      limiter: Ratelimit.fixedWindow(points, `${window} s`),
+      prefix: prefix.slice(0, -1),
+      analytics: false,
+      timeout: timeoutMs,
+      enableProtection: false,
+    });
+    return {
+      backend: "upstash",
+      async check(id) {
+        try {
+          const r = await rl.limit(id);
+          // @upstash/ratelimit itself lets a request through when its call times out.
+          if (r.reason === "timeout") return openDecision();
+          return {
+            allowed: r.success,
+            limit: r.limit,
+            remaining: r.remaining,
+            resetMs: Math.max(0, r.reset - Date.now()),
+          };
+        } catch (err) {
+          logger.debug("rate limiter failed", { backend: "upstash", error: String(err).slice(0, 200) });
+          return openDecision();
+        }
+      },
+      close: async () => undefined,
+    };
+  }
+
+  const rlf = require("rate-limiter-flexible") as typeof RlfModule;
+  let store: RlfModule.RateLimiterAbstract;
+  let close = async () => {};
+  let backend: RateLimiter["backend"] = "memory";
+  if (config.REDIS_URL) {
+    const { createClient } = require("redis") as typeof RedisModule;
+    const client = createClient({
+      url: config.REDIS_URL,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(retries * 100, 2000) },
+    });
+    client.on("error", () => undefined);
+    void client.connect().catch(() => undefined);
+    store = new rlf.RateLimiterRedis({
+      storeClient: client,
+      useRedisPackage: true,
+      rejectIfRedisNotReady: true,
+      keyPrefix: prefix.slice(0, -1),
+      points,
+      duration: window,
+    });
+    backend = "redis";
+    close = async () => {
+      await client.close().catch(() => undefined);
+    };
+  } else {
+    store = new rlf.RateLimiterMemory({ points, duration: window });
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  const isRes = (x: unknown): x is RlfModule.RateLimiterRes =>
+    typeof x === "object" && x !== null && "msBeforeNext" in x && "remainingPoints" in x;
+
+  return {
+    backend,
+    async check(id) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
+      try {
+        const res = await Promise.race([store.consume(id), timeout]);
+        if (res === "timeout") return openDecision();
+        return { allowed: true, limit: points, remaining: res.remainingPoints, resetMs: res.msBeforeNext };
+      } catch (err) {
+        if (isRes(err)) return { allowed: false, limit: points, remaining: 0, resetMs: err.msBeforeNext };
+        logger.debug("rate limiter failed", { backend, error: String(err).slice(0, 200) });
+        return openDecision();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close,
+  };
+}
+
+/** A client's identity for limiting: its API key (hashed, never stored raw), else its address. */
+export function clientIdentity(
+  headers: Record<string, string | undefined>,
+  remoteAddress: string | undefined,
+  trustProxy: boolean,
+): string {
+  const key = presentedApiKey(headers);
+  if (key) return "key:" + createHash("sha256").update(key).digest("hex").slice(0, 32);
+  if (trustProxy) {
+    const forwarded = headers["x-forwarded-for"]?.split(",")[0]?.trim();
+    if (forwarded) return "ip:" + forwarded;
+  }
+  return "ip:" + (remoteAddress ?? "unknown");
+}
+
+/** The API key a request carries: `X-API-Key`, or `Authorization: Bearer <key>`. */
+export function presentedApiKey(headers: Record<string, string | undefined>): string | undefined {
+  const direct = headers["x-api-key"];
+  if (direct) return direct;
+  const auth = headers["authorization"];
+  if (auth && auth.toLowerCase().startsWith("bearer ")) return auth.slice(7).trim() || undefined;
+  return undefined;
+}

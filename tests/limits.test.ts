@@ -1,0 +1,212 @@
+/** Abuse and access: per-client rate limits (in-process, Redis across processes, Upstash), API keys, overload. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SEED_HOUSE } from "../shared/features";
+import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
+import { functionsHost, standaloneHost, testService, type Host } from "./support/hosts";
+import { freePort } from "./support/ports";
+import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
+
+const body = JSON.stringify(SEED_HOUSE);
+const asClient = (ip: string, extra: Record<string, string> = {}) => ({
+  "content-type": "application/json",
+  "x-forwarded-for": ip,
+  ...extra,
+});
+
+async function burst(host: Host, n: number, headers: Record<string, string>) {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) statuses.push((await host.send("POST", "/predict", { body, headers })).status);
+  return statuses;
+}
+
+describe.each(["standalone", "functions"] as const)("rate limiting in process on the %s host", (kind) => {
+  let host: Host;
+  beforeAll(async () => {
+    const service = testService({ RATE_LIMIT_REQUESTS: "20", RATE_LIMIT_WINDOW_SECONDS: "60", TRUST_PROXY: "true" });
+    host = kind === "standalone" ? await standaloneHost(service) : functionsHost(service);
+  });
+  afterAll(() => host.close());
+
+  it("answers the 21st request of a 20-per-60-s client with 429, Retry-After and RateLimit headers", async () => {
+    const statuses = await burst(host, 20, asClient("203.0.113.1"));
+    expect(statuses).toEqual(Array.from({ length: 20 }, () => 200));
+    const r = await host.send("POST", "/predict", { body, headers: asClient("203.0.113.1") });
+    expect(r.status).toBe(429);
+    expect(r.headers.get("content-type")).toBe("application/problem+json");
+    const retry = Number(r.headers.get("retry-after"));
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+    expect(r.headers.get("ratelimit-limit")).toBe("20");
+    expect(r.headers.get("ratelimit-remaining")).toBe("0");
+    expect(r.headers.get("ratelimit-policy")).toBe("20;w=60");
+  });
+
+  it("leaves another client unaffected", async () => {
+    const r = await host.send("POST", "/predict", { body, headers: asClient("203.0.113.2") });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("ratelimit-remaining")).toBe("19");
+  });
+
+  it("never limits /health, /metrics or /docs", async () => {
+    for (const path of ["/health", "/metrics", "/docs", "/openapi.json"]) {
+      for (let i = 0; i < 25; i++) {
+        const r = await host.send("GET", path, { headers: asClient("203.0.113.1") });
+        expect(r.status, path).toBe(200);
+      }
+    }
+  });
+});
+
+describe("rate limit identity", () => {
+  it("ignores X-Forwarded-For unless TRUST_PROXY is set, and keys by API key when one is sent", async () => {
+    const host = await standaloneHost(testService({ RATE_LIMIT_REQUESTS: "3" }));
+    try {
+      // Without TRUST_PROXY every forwarded address is the same peer (127.0.0.1).
+      expect(await burst(host, 3, asClient("198.51.100.1"))).toEqual([200, 200, 200]);
+      expect((await burst(host, 1, asClient("198.51.100.2")))[0]).toBe(429);
+      expect(await burst(host, 3, asClient("198.51.100.2", { "x-api-key": "any-key" }))).toEqual([200, 200, 200]);
+      expect((await burst(host, 1, asClient("198.51.100.3", { authorization: "Bearer any-key" })))[0]).toBe(429);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe("API keys", () => {
+  let host: Host;
+  beforeAll(async () => {
+    host = await standaloneHost(testService({ API_KEYS: "alpha-key, beta-key", METRICS_TOKEN: "scrape-me" }));
+  });
+  afterAll(() => host.close());
+
+  it.each([
+    ["no key", {}],
+    ["a wrong key", { "x-api-key": "alpha-kez" }],
+    ["a prefix of a key", { authorization: "Bearer alpha" }],
+  ])("rejects a prediction with %s with 401 problem+json", async (_, extra) => {
+    const r = await host.send("POST", "/predict", { body, headers: { "content-type": "application/json", ...extra } });
+    expect(r.status).toBe(401);
+    expect(r.headers.get("content-type")).toBe("application/problem+json");
+    expect(r.headers.get("www-authenticate")).toContain("Bearer");
+    expect(r.text).not.toContain("alpha");
+  });
+
+  it("accepts each configured key, as X-API-Key or Bearer", async () => {
+    for (const h of [{ "x-api-key": "alpha-key" }, { authorization: "Bearer beta-key" }] as Record<string, string>[]) {
+      const r = await host.send("POST", "/bulk_predict", {
+        body: JSON.stringify({ houses: [SEED_HOUSE] }),
+        headers: { "content-type": "application/json", ...h },
+      });
+      expect(r.status).toBe(200);
+    }
+  });
+
+  it("keeps /health and /docs open, and restricts /metrics to its token", async () => {
+    expect((await host.send("GET", "/health")).status).toBe(200);
+    expect((await host.send("GET", "/docs")).status).toBe(200);
+    expect((await host.send("GET", "/metrics")).status).toBe(401);
+    expect((await host.send("GET", "/metrics", { headers: { authorization: "Bearer scrape-me" } })).status).toBe(200);
+  });
+});
+
+describe("overload", () => {
+  it("answers 503 with Retry-After beyond MAX_INFLIGHT_ROWS instead of queueing without bound", async () => {
+    const host = await standaloneHost(testService({ MAX_INFLIGHT_ROWS: "2000", CACHE_MAX_ENTRIES: "0" }));
+    try {
+      await host.service.holder.load();
+      const bulk = (seed: number) =>
+        host.send("POST", "/bulk_predict", {
+          body: JSON.stringify({
+            houses: Array.from({ length: 1500 }, (_, i) => ({ ...SEED_HOUSE, MedInc: seed + i / 10_000 })),
+          }),
+          headers: { "content-type": "application/json" },
+        });
+      const replies = await Promise.all([1, 2, 3, 4, 5, 6].map(bulk));
+      const statuses = replies.map((r) => r.status);
+      expect(statuses).toContain(200);
+      expect(statuses).toContain(503);
+      expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+      const refused = replies.find((r) => r.status === 503)!;
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(refused.json().type).toContain("overloaded");
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe.skipIf(SKIP_REDIS)("shared rate limits", () => {
+  let redis: RedisProcess;
+  let gateway: UpstashGateway;
+  const procs: ChildProcess[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    gateway = await startUpstashGateway({ redisUrl: redis.url, token: "t" });
+  });
+  afterAll(async () => {
+    for (const p of procs) p.kill("SIGKILL");
+    await gateway?.close();
+    await redis?.stop();
+  });
+
+  async function server(env: Record<string, string>): Promise<string> {
+    if (!existsSync("dist/server/main.js")) throw new Error("run `npm run build` first (npm test does)");
+    const port = await freePort();
+    const child = spawn(process.execPath, ["dist/server/main.js"], {
+      env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
+      stdio: "ignore",
+    });
+    procs.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 200; i++) {
+      const ok = await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return url;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("server did not become healthy");
+  }
+
+  it("holds one limit across two server processes sharing one Redis", async () => {
+    const env = { REDIS_URL: redis.url, RATE_LIMIT_REQUESTS: "20", RATE_LIMIT_WINDOW_SECONDS: "60" };
+    const [a, b] = await Promise.all([server(env), server(env)]);
+    const send = (url: string) =>
+      fetch(`${url}/predict`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "x-api-key": "shared-client" },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await send(i % 2 ? a! : b!)).status);
+    expect(statuses).toEqual(Array.from({ length: 20 }, () => 200));
+    expect((await send(a!)).status).toBe(429);
+    expect((await send(b!)).status).toBe(429);
+  });
+
+  it("limits through @upstash/ratelimit when Upstash is configured", async () => {
+    const host = await standaloneHost(
+      testService({ UPSTASH_REDIS_REST_URL: gateway.url, UPSTASH_REDIS_REST_TOKEN: "t", RATE_LIMIT_REQUESTS: "5" }),
+    );
+    try {
+      const headers = { "content-type": "application/json", "x-api-key": "upstash-client" };
+      expect(await burst(host, 5, headers)).toEqual([200, 200, 200, 200, 200]);
+      expect((await burst(host, 1, headers))[0]).toBe(429);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("fails open when the limiter's backend is down, and counts it", async () => {
+    const host = await standaloneHost(testService({ REDIS_URL: "redis://127.0.0.1:9", RATE_LIMIT_REQUESTS: "2" }));
+    try {
+      expect(await burst(host, 5, asClient("192.0.2.1"))).toEqual([200, 200, 200, 200, 200]);
+      expect((await host.send("GET", "/metrics")).text).toMatch(/rate_limit_decisions_total\{result="failed_open"\} 5/);
+    } finally {
+      await host.close();
+    }
+  });
+});
