@@ -1,0 +1,179 @@
+// House-price inference on Azure.
+//   * Azure Functions (Flex Consumption, Node 22) - the default path, what `azd up` deploys (azure.yaml).
+//   * AKS + KEDA + ACR (deployAks=true) - the container path (k8s-keda/overlays/prod, scripts/aks-deploy.sh).
+// Both read the model from the same Blob container with managed identities (no keys: shared key access is off).
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name; prefixes the resource group and seeds resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource (must offer Flex Consumption).')
+param location string
+
+@description('Object id of the deploying user (azd: AZURE_PRINCIPAL_ID); gets write access to the model container.')
+param principalId string = ''
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Kind of principalId (ServicePrincipal when azd runs in CI).')
+param principalType string = 'User'
+
+@description('Path of model.onnx inside the model container; model.json sits beside it.')
+param modelBlobPath string = 'house-price/current/model.onnx'
+
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@allowed(['debug', 'info', 'warn', 'error', 'silent'])
+param logLevel string = 'info'
+param cacheTtlSeconds int = 86400
+param cacheMaxEntries int = 200000
+param rateLimitRequests int = 0
+
+@description('Upstash Redis REST endpoint for the shared cache of the Function App (empty: in-process cache only).')
+param upstashRedisRestUrl string = ''
+@secure()
+param upstashRedisRestToken string = ''
+@secure()
+@description('Comma-separated API keys for the prediction endpoints (empty: open).')
+param apiKeys string = ''
+@secure()
+@description('Bearer token required by GET /metrics (empty: open).')
+param metricsToken string = ''
+
+@description('Also deploy the AKS path (cluster with KEDA, ACR, workload identity).')
+param deployAks bool = false
+
+var tags = {
+  'azd-env-name': environmentName
+  workload: 'house-price'
+}
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var modelContainerName = 'models'
+var deploymentContainerName = 'app-package-${take(token, 8)}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-${token}'
+    applicationInsightsName: 'appi-${token}'
+  }
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: 'id-func-${token}'
+  }
+}
+
+// Host storage (AzureWebJobsStorage) and the Flex Consumption deployment package.
+module functionsStorage 'modules/storage.bicep' = {
+  name: 'functions-storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: take('stfn${token}', 24)
+    containerNames: [deploymentContainerName]
+  }
+}
+
+// Model versions: models/house-price/<version>/model.{onnx,json}; current/ is what the services load.
+module modelStorage 'modules/storage.bicep' = {
+  name: 'model-storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: take('stmd${token}', 24)
+    containerNames: [modelContainerName]
+  }
+}
+
+module roles 'modules/role-assignments.bicep' = {
+  name: 'role-assignments'
+  scope: rg
+  params: {
+    functionsStorageName: functionsStorage.outputs.name
+    modelStorageName: modelStorage.outputs.name
+    modelContainerName: modelContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'function-app'
+  scope: rg
+  dependsOn: [roles]
+  params: {
+    location: location
+    tags: tags
+    name: 'func-${token}'
+    planName: 'plan-${token}'
+    storageAccountName: functionsStorage.outputs.name
+    storageBlobEndpoint: functionsStorage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    modelBlobUrl: '${modelStorage.outputs.blobEndpoint}${modelContainerName}/${modelBlobPath}'
+    logLevel: logLevel
+    cacheTtlSeconds: cacheTtlSeconds
+    cacheMaxEntries: cacheMaxEntries
+    rateLimitRequests: rateLimitRequests
+    upstashRedisRestUrl: upstashRedisRestUrl
+    upstashRedisRestToken: upstashRedisRestToken
+    apiKeys: apiKeys
+    metricsToken: metricsToken
+  }
+}
+
+module aks 'modules/aks.bicep' = if (deployAks) {
+  name: 'aks'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    clusterName: 'aks-${token}'
+    acrName: take('acr${token}', 50)
+    workloadIdentityName: 'id-aks-house-price-${token}'
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    modelStorageAccountName: modelStorage.outputs.name
+    modelContainerName: modelContainerName
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output SERVICE_API_ENDPOINT string = 'https://${functionApp.outputs.defaultHostName}'
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output MODEL_STORAGE_ACCOUNT string = modelStorage.outputs.name
+output MODEL_CONTAINER string = modelContainerName
+output MODEL_BLOB_URL string = '${modelStorage.outputs.blobEndpoint}${modelContainerName}/${modelBlobPath}'
+output AKS_CLUSTER_NAME string = deployAks ? aks.outputs.clusterName : ''
+output AZURE_CONTAINER_REGISTRY_NAME string = deployAks ? aks.outputs.acrName : ''
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = deployAks ? aks.outputs.acrLoginServer : ''
+output AKS_WORKLOAD_IDENTITY_CLIENT_ID string = deployAks ? aks.outputs.workloadIdentityClientId : ''

@@ -1,0 +1,196 @@
+// Azure Functions app (Node 22, v4 programming model) on the Flex Consumption plan (FC1).
+// Identity: one user-assigned managed identity for the host storage, the deployment package, the model blob
+// and Application Insights; no keys or connection strings.
+//
+// App settings: the platform ones (AzureWebJobsStorage__*, APPLICATIONINSIGHTS_*, AZURE_CLIENT_ID) plus the
+// service's own keys, which are exactly keys of shared/config.ts (tests/deploy/bicep.test.ts checks it).
+param location string
+param tags object = {}
+param name string
+param planName string
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param identityId string
+param identityClientId string
+param applicationInsightsConnectionString string
+
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+// ---- service configuration (shared/config.ts keys) ----
+param modelBlobUrl string
+param modelStoreTimeoutMs int = 30000
+param maxBatch int = 10000
+param maxBodyBytes int = 4194304
+param maxInflightRows int = 100000
+param cacheTtlSeconds int = 86400
+param cacheMaxEntries int = 200000
+param cacheTimeoutMs int = 50
+@allowed(['debug', 'info', 'warn', 'error', 'silent'])
+param logLevel string = 'info'
+param rateLimitRequests int = 0
+param rateLimitWindowSeconds int = 60
+param upstashRedisRestUrl string = ''
+@secure()
+param upstashRedisRestToken string = ''
+@secure()
+param apiKeys string = ''
+@secure()
+param metricsToken string = ''
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  // azd deploys service `api` (azure.yaml) to the resource with this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      appSettings: [
+        // ---- platform settings ----
+        {
+          name: 'AzureWebJobsStorage__accountName'
+          value: storageAccountName
+        }
+        {
+          name: 'AzureWebJobsStorage__credential'
+          value: 'managedidentity'
+        }
+        {
+          name: 'AzureWebJobsStorage__clientId'
+          value: identityClientId
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+          value: applicationInsightsConnectionString
+        }
+        {
+          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+          value: 'ClientId=${identityClientId};Authorization=AAD'
+        }
+        {
+          // DefaultAzureCredential picks the user-assigned identity for the model blob.
+          name: 'AZURE_CLIENT_ID'
+          value: identityClientId
+        }
+        // ---- the service's configuration (shared/config.ts) ----
+        {
+          name: 'MODEL_BLOB_URL'
+          value: modelBlobUrl
+        }
+        {
+          name: 'MODEL_STORE_TIMEOUT_MS'
+          value: string(modelStoreTimeoutMs)
+        }
+        {
+          name: 'MAX_BATCH'
+          value: string(maxBatch)
+        }
+        {
+          name: 'MAX_BODY_BYTES'
+          value: string(maxBodyBytes)
+        }
+        {
+          name: 'MAX_INFLIGHT_ROWS'
+          value: string(maxInflightRows)
+        }
+        {
+          name: 'CACHE_TTL_SECONDS'
+          value: string(cacheTtlSeconds)
+        }
+        {
+          name: 'CACHE_MAX_ENTRIES'
+          value: string(cacheMaxEntries)
+        }
+        {
+          name: 'CACHE_TIMEOUT_MS'
+          value: string(cacheTimeoutMs)
+        }
+        {
+          name: 'LOG_LEVEL'
+          value: logLevel
+        }
+        {
+          name: 'RATE_LIMIT_REQUESTS'
+          value: string(rateLimitRequests)
+        }
+        {
+          name: 'RATE_LIMIT_WINDOW_SECONDS'
+          value: string(rateLimitWindowSeconds)
+        }
+        {
+          // Requests reach the app through the Functions front end, which sets X-Forwarded-For.
+          name: 'TRUST_PROXY'
+          value: 'true'
+        }
+        {
+          name: 'UPSTASH_REDIS_REST_URL'
+          value: upstashRedisRestUrl
+        }
+        {
+          name: 'UPSTASH_REDIS_REST_TOKEN'
+          value: upstashRedisRestToken
+        }
+        {
+          name: 'API_KEYS'
+          value: apiKeys
+        }
+        {
+          name: 'METRICS_TOKEN'
+          value: metricsToken
+        }
+      ]
+    }
+  }
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
