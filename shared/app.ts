@@ -264,6 +264,22 @@ export function createService(deps: ServiceDeps): Service {
       },
     },
     {
+      name: "model_card",
+      method: "GET",
+      route: "/model",
+      handler: async () => {
+        const state = holder.state;
+        if (state.state !== "ready") {
+          return fromFailure({
+            code: "model_unavailable",
+            detail: `The model is not loaded: ${state.reason ?? "loading"}`,
+            headers: { "retry-after": "5" },
+          });
+        }
+        return jsonResponse(200, { source: state.info.source, card: state.info.card });
+      },
+    },
+    {
       name: "openapi",
       method: "GET",
       route: "/openapi.json",

@@ -97,6 +97,22 @@ export function openApiDocument(config: Config): string {
   });
   registry.registerPath({
     method: "get",
+    path: "/model",
+    summary: "The served model's card (metrics, feature ranges, sha256) and where it was loaded from",
+    responses: {
+      200: {
+        description: "Model card",
+        content: {
+          "application/json": {
+            schema: z.object({ source: z.string(), card: z.record(z.string(), z.unknown()) }),
+          },
+        },
+      },
+      503: problem("Model not loaded yet"),
+    },
+  });
+  registry.registerPath({
+    method: "get",
     path: "/metrics",
     summary: "Prometheus metrics",
     responses: { 200: { description: "Prometheus text format", content: { "text/plain": { schema: z.string() } } } },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_HOUSE, FEATURES } from "../shared/features";
 import { createModel } from "../shared/model";
@@ -265,6 +266,13 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
         model: { name: "california-housing-gbdt", version: expect.any(String), source: "file:model/model.onnx" },
         cache: { backend: "memory", status: "ok" },
       });
+    });
+
+    it("serves the model card with its source", async () => {
+      const r = await host.send("GET", "/model");
+      expect(r.status).toBe(200);
+      const card = JSON.parse(readFileSync("model/model.json", "utf8"));
+      expect(r.json()).toEqual({ source: "file:model/model.onnx", card });
     });
 
     it("serves a repeated prediction from the cache with Cache-Status hit", async () => {
