@@ -37,23 +37,17 @@ export function toTensor(rows: readonly House[]): Float32Array {
   return out;
 }
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
 /**
- * Cache keys: the model version plus the exact float32 bits the model sees, so two inputs get one
- * key exactly when the model cannot tell them apart, and a new model version never reads old values.
+ * Cache keys: the model version plus the exact float32 bits the model sees (base64 of the row's 32
+ * bytes), so two inputs share a key exactly when the model cannot tell them apart, and a new model
+ * version never reads old values.
  */
 export function cacheKeys(version: string, tensor: Float32Array, rows: number): string[] {
-  const bytes = new Uint8Array(tensor.buffer, tensor.byteOffset, rows * WIDTH * 4);
+  const bytes = Buffer.from(tensor.buffer, tensor.byteOffset, rows * WIDTH * 4);
   const prefix = `hp:${version}:`;
   const keys = new Array<string>(rows);
   const rowBytes = WIDTH * 4;
-  for (let r = 0; r < rows; r++) {
-    let k = prefix;
-    const base = r * rowBytes;
-    for (let b = 0; b < rowBytes; b++) k += HEX[bytes[base + b]!];
-    keys[r] = k;
-  }
+  for (let r = 0; r < rows; r++) keys[r] = prefix + bytes.toString("base64", r * rowBytes, (r + 1) * rowBytes);
   return keys;
 }
 
