@@ -22,8 +22,8 @@ import { ModelHolder } from "./model";
 import { openApiDocument } from "./openapi";
 import { Predictor, type PredictOutcome } from "./predictor";
 import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
-import { BulkRequestSchema, HouseSchema, type House } from "./schemas";
-import { isJsonContentType, parseJson, validate } from "./validation";
+import { HouseSchema, type House } from "./schemas";
+import { isJsonContentType, parseJson, validate, validateBulk } from "./validation";
 
 /** One HTTP endpoint, platform-neutral: both hosts serve this same list. */
 export interface Endpoint {
@@ -79,8 +79,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 /** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
 export function cacheStatus(o: PredictOutcome): string {
   const total = o.values.length;
+  if (o.hits === total) return "house-price; hit";
   const detail = `detail="hits=${o.hits} collapsed=${o.collapsed} computed=${o.computed} rows=${total}"`;
-  if (o.hits === total) return `house-price; hit; ${detail}`;
   const fwd = o.hits > 0 ? "partial" : "miss";
   return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
 }
@@ -243,24 +243,24 @@ export function createService(deps: ServiceDeps): Service {
       handler: async (req) => {
         const body = await readJson(req);
         if (!body.ok) return fromFailure(body.failure);
-        const houses = (body.value as { houses?: unknown } | null)?.houses;
+        const rows = (body.value as { houses?: unknown } | null)?.houses;
         // Refuse an oversized batch before validating thousands of rows.
-        if (Array.isArray(houses) && houses.length > config.MAX_BATCH) {
+        if (Array.isArray(rows) && rows.length > config.MAX_BATCH) {
           return fromFailure({
             code: "payload_too_large",
-            detail: `houses has ${houses.length} items; the limit is ${config.MAX_BATCH} (MAX_BATCH)`,
+            detail: `houses has ${rows.length} items; the limit is ${config.MAX_BATCH} (MAX_BATCH)`,
             errors: [
               {
                 path: "houses",
                 message: `must contain at most ${config.MAX_BATCH} items`,
-                received: `array(${houses.length})`,
+                received: `array(${rows.length})`,
               },
             ],
           });
         }
-        const bulk = validate(BulkRequestSchema, body.value);
-        if (!bulk.ok) return fromFailure(bulk.failure);
-        return predictResponse(bulk.value.houses, (v) => ({ house_values: v }));
+        const houses = await validateBulk(body.value);
+        if (!houses.ok) return fromFailure(houses.failure);
+        return predictResponse(houses.value, (v) => ({ house_values: v }));
       },
     },
     {

@@ -58,6 +58,9 @@ export async function createModel(
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
+    // The arena keeps peak buffers for the process's life; without it RSS stays lower and speed is the same here.
+    enableCpuMemArena: false,
+    enableMemPattern: false,
   });
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
@@ -77,7 +80,8 @@ export async function createModel(
   const warm = Float32Array.from(FEATURES.map((f) => SEED_HOUSE[f]));
   await run(warm, 1);
 
-  const batcher = new Batcher(run, { maxRows: opts.maxRowsPerRun ?? 1024 });
+  // 512 rows ≈ 5 ms of the event loop per run: small requests wait at most that behind a big bulk.
+  const batcher = new Batcher(run, { maxRows: opts.maxRowsPerRun ?? 512 });
   const { card } = artifact;
   return {
     info: {

@@ -130,6 +130,19 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
       ]);
     });
 
+    it("lists every failing field of a bulk, across rows and the envelope", async () => {
+      const houses = [house({ MedInc: 0 }), SEED_HOUSE, house({ Latitude: 91, HouseAge: "x" })];
+      const r = await post("/bulk_predict", { houses, extra: true });
+      expect(r.status).toBe(422);
+      expect(r.json().errors.map((e: { path: string }) => e.path)).toEqual([
+        "extra",
+        "houses[0].MedInc",
+        "houses[2].HouseAge",
+        "houses[2].Latitude",
+      ]);
+      expect(r.json().detail).toBe("4 problems found; the first: extra is not a known field");
+    });
+
     it("rejects a bulk with wrong formats with 422", async () => {
       for (const body of [
         { houses: "x" },
