@@ -20,9 +20,11 @@ import { createLogger, type Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import { ModelHolder } from "./model";
 import { openApiDocument } from "./openapi";
-import { Predictor, type PredictOutcome } from "./predictor";
+import { packBulk, packHouse } from "./fast-house";
+import { FEATURES } from "./features";
+import { Predictor, toTensor, type PredictOutcome } from "./predictor";
 import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
-import { HouseSchema, type House } from "./schemas";
+import { HouseSchema } from "./schemas";
 import { isJsonContentType, parseJson, validate, validateBulk } from "./validation";
 
 /** One HTTP endpoint, platform-neutral: both hosts serve this same list. */
@@ -158,8 +160,12 @@ export function createService(deps: ServiceDeps): Service {
 
   const fromFailure = (f: Failure) => problemResponse(f);
 
-  async function predictResponse(rows: House[], shape: (values: number[]) => unknown): Promise<CoreResponse> {
-    const result = await predictor.predict(rows);
+  async function predictResponse(
+    tensor: Float32Array,
+    rows: number,
+    shape: (values: number[]) => unknown,
+  ): Promise<CoreResponse> {
+    const result = await predictor.predict(tensor, rows);
     if (!result.ok) return fromFailure(result.failure);
     return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
   }
@@ -229,9 +235,14 @@ export function createService(deps: ServiceDeps): Service {
       handler: async (req) => {
         const body = await readJson(req);
         if (!body.ok) return fromFailure(body.failure);
-        const house = validate(HouseSchema, body.value);
-        if (!house.ok) return fromFailure(house.failure);
-        return predictResponse([house.value], (v) => ({ house_value: v[0] }));
+        const tensor = new Float32Array(FEATURES.length);
+        if (!packHouse(body.value, tensor, 0)) {
+          // Off the fast path: zod decides, and says exactly what is wrong.
+          const house = validate(HouseSchema, body.value);
+          if (!house.ok) return fromFailure(house.failure);
+          tensor.set(toTensor([house.value]));
+        }
+        return predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
       },
     },
     {
@@ -258,9 +269,13 @@ export function createService(deps: ServiceDeps): Service {
             ],
           });
         }
-        const houses = await validateBulk(body.value);
-        if (!houses.ok) return fromFailure(houses.failure);
-        return predictResponse(houses.value, (v) => ({ house_values: v }));
+        let packed = packBulk(body.value);
+        if (!packed) {
+          const houses = await validateBulk(body.value);
+          if (!houses.ok) return fromFailure(houses.failure);
+          packed = { tensor: toTensor(houses.value), rows: houses.value.length };
+        }
+        return predictResponse(packed.tensor, packed.rows, (v) => ({ house_values: v }));
       },
     },
     {

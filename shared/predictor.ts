@@ -55,8 +55,23 @@ export function cacheKeys(version: string, tensor: Float32Array, rows: number): 
  * Predicts rows: per-row cache lookup, identical rows in flight computed once (single-flight,
  * across requests and endpoints), one batched model run for the rest, cache fill.
  */
+/** One model run that other requests can join: one promise for all its rows, not one per row. */
+class InflightRun {
+  readonly done: Promise<Float32Array>;
+  resolve!: (out: Float32Array) => void;
+  reject!: (err: unknown) => void;
+  constructor() {
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.done.catch(() => undefined);
+  }
+}
+
 export class Predictor {
-  private readonly inflight = new Map<string, Promise<number>>();
+  /** Keys being computed → the run computing them and the row's position in its output. */
+  private readonly inflight = new Map<string, { run: InflightRun; at: number }>();
   private inflightRows = 0;
 
   constructor(private readonly opts: PredictorOptions) {}
@@ -80,9 +95,9 @@ export class Predictor {
     return fail("model_unavailable", `The model is not available: ${reason}`, { headers: { "retry-after": "5" } });
   }
 
-  async predict(rows: readonly House[]): Promise<Result<PredictOutcome>> {
+  /** Predicts `n` rows packed as float32 [n, 8] in FEATURES order. */
+  async predict(tensor: Float32Array, n: number): Promise<Result<PredictOutcome>> {
     const { metrics, maxInflightRows, cache } = this.opts;
-    const n = rows.length;
     if (maxInflightRows > 0 && this.inflightRows + n > maxInflightRows && this.inflightRows > 0) {
       metrics.rejected.inc({ reason: "overloaded" });
       return fail("overloaded", `The server has ${this.inflightRows} rows in progress; try again shortly`, {
@@ -97,28 +112,27 @@ export class Predictor {
     metrics.inflightRows.set(this.inflightRows);
     try {
       metrics.batchSize.observe(n);
-      const tensor = toTensor(rows);
       const keys = cacheKeys(model.info.version, tensor, n);
       const { values, hits } = await cache.lookup(keys);
 
-      const waits: { index: number; promise: Promise<number> }[] = [];
+      // Rows another request is already computing: wait for its run instead of computing them again.
+      const joined: { index: number; run: InflightRun; at: number }[] = [];
       const compute: number[] = [];
-      const settle = new Map<string, { resolve: (v: number) => void; reject: (e: unknown) => void }>();
+      let run: InflightRun | undefined;
       for (let i = 0; i < n; i++) {
         if (values[i] !== undefined) continue;
         const key = keys[i]!;
         const pending = this.inflight.get(key);
         if (pending) {
-          waits.push({ index: i, promise: pending });
+          joined.push({ index: i, run: pending.run, at: pending.at });
           continue;
         }
-        const promise = new Promise<number>((resolve, reject) => settle.set(key, { resolve, reject }));
-        promise.catch(() => undefined);
-        this.inflight.set(key, promise);
+        run ??= new InflightRun();
+        this.inflight.set(key, { run, at: compute.length });
         compute.push(i);
       }
 
-      if (compute.length > 0) {
+      if (run) {
         const input = new Float32Array(compute.length * WIDTH);
         for (let j = 0; j < compute.length; j++) {
           const i = compute[j]!;
@@ -126,28 +140,29 @@ export class Predictor {
         }
         try {
           const out = await model.infer(input, compute.length);
+          run.resolve(out);
           const fresh: [string, number][] = new Array(compute.length);
           for (let j = 0; j < compute.length; j++) {
             const i = compute[j]!;
             const v = out[j]!;
             values[i] = v;
             fresh[j] = [keys[i]!, v];
-            settle.get(keys[i]!)?.resolve(v);
           }
           cache.store(fresh);
         } catch (err) {
-          for (const s of settle.values()) s.reject(err);
+          run.reject(err);
           throw err;
         } finally {
-          for (const key of settle.keys()) this.inflight.delete(key);
+          for (const i of compute) this.inflight.delete(keys[i]!);
         }
       }
-      for (const w of waits) values[w.index] = await w.promise;
+      for (const j of joined) values[j.index] = (await j.run.done)[j.at]!;
+      const collapsed = joined.length;
 
       metrics.predictionRows.inc({ source: "cache" }, hits);
-      if (waits.length > 0) metrics.predictionRows.inc({ source: "collapsed" }, waits.length);
+      if (collapsed > 0) metrics.predictionRows.inc({ source: "collapsed" }, collapsed);
       if (compute.length > 0) metrics.predictionRows.inc({ source: "model" }, compute.length);
-      return ok({ values: values as number[], hits, collapsed: waits.length, computed: compute.length });
+      return ok({ values: values as number[], hits, collapsed, computed: compute.length });
     } finally {
       this.inflightRows -= n;
       metrics.inflightRows.set(this.inflightRows);

@@ -43,11 +43,9 @@ type Op<T> = () => Promise<T>;
  */
 export function createPredictionCache(opts: CacheOptions): PredictionCache {
   const { metrics, logger, shared } = opts;
-  const ttlMs = opts.ttlSeconds * 1000;
-  const lru =
-    opts.maxEntries > 0
-      ? new LRUCache<string, number>({ max: opts.maxEntries, ttl: ttlMs, ttlAutopurge: false })
-      : undefined;
+  // No TTL in process: a key names a model version and exact inputs, so its value never goes stale;
+  // the LRU only bounds memory. CACHE_TTL_SECONDS applies to the shared backend.
+  const lru = opts.maxEntries > 0 ? new LRUCache<string, number>({ max: opts.maxEntries }) : undefined;
   const backendName: CacheBackendName = shared?.name ?? (lru ? "memory" : "none");
 
   let breaker: CircuitBreaker<[Op<unknown>], unknown> | undefined;
