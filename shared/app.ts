@@ -23,6 +23,7 @@ import { openApiDocument } from "./openapi";
 import { packBulk, packHouse } from "./fast-house";
 import { FEATURES } from "./features";
 import { Predictor, toTensor, type PredictOutcome } from "./predictor";
+import { BIG_BYTES, BIG_ROWS, nextTurn } from "./turns";
 import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
 import { HouseSchema } from "./schemas";
 import { isJsonContentType, parseJson, validate, validateBulk } from "./validation";
@@ -155,6 +156,7 @@ export function createService(deps: ServiceDeps): Service {
       }
       return fail("bad_request", "The request body could not be read");
     }
+    if (body.bytes.length >= BIG_BYTES) await nextTurn();
     return parseJson(body.bytes);
   }
 
@@ -167,6 +169,7 @@ export function createService(deps: ServiceDeps): Service {
   ): Promise<CoreResponse> {
     const result = await predictor.predict(tensor, rows);
     if (!result.ok) return fromFailure(result.failure);
+    if (rows >= BIG_ROWS) await nextTurn();
     return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
   }
 

@@ -4,6 +4,7 @@ import { fail, ok, type Result } from "./http";
 import type { Metrics } from "./metrics";
 import type { Model, ModelHolder } from "./model";
 import type { House } from "./schemas";
+import { BIG_ROWS, nextTurn } from "./turns";
 
 const WIDTH = FEATURES.length;
 
@@ -112,6 +113,7 @@ export class Predictor {
     metrics.inflightRows.set(this.inflightRows);
     try {
       metrics.batchSize.observe(n);
+      if (n >= BIG_ROWS) await nextTurn();
       const keys = cacheKeys(model.info.version, tensor, n);
       const { values, hits } = await cache.lookup(keys);
 
@@ -141,6 +143,7 @@ export class Predictor {
         try {
           const out = await model.infer(input, compute.length);
           run.resolve(out);
+          if (compute.length >= BIG_ROWS) await nextTurn();
           const fresh: [string, number][] = new Array(compute.length);
           for (let j = 0; j < compute.length; j++) {
             const i = compute[j]!;

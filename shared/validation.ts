@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { fail, ok, type Result } from "./http";
 import { HouseSchema, type FieldError, type House } from "./schemas";
+import { nextTurn } from "./turns";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -143,7 +144,7 @@ export async function validateBulk(input: unknown, sliceRows = 1000): Promise<Re
   if (!Array.isArray(rows)) return validationFailure(errors, total);
   const out = new Array<House>(rows.length);
   for (let start = 0; start < rows.length; start += sliceRows) {
-    if (start > 0) await new Promise((r) => setImmediate(r));
+    if (start > 0) await nextTurn();
     const end = Math.min(rows.length, start + sliceRows);
     for (let i = start; i < end; i++) {
       const parsed = HouseSchema.safeParse(rows[i]);

@@ -2,6 +2,7 @@ import CircuitBreaker from "opossum";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../logger";
 import type { Metrics } from "../metrics";
+import { BIG_ROWS, nextTurn } from "../turns";
 import type { CacheBackend } from "./types";
 
 export type CacheBackendName = "memory" | "redis" | "upstash" | "none";
@@ -126,8 +127,20 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
 
     store(entries) {
       if (entries.length === 0) return;
-      if (lru) for (const [k, v] of entries) lru.set(k, v);
       if (shared) void guarded("set", () => shared.mset(entries, opts.ttlSeconds));
+      if (!lru) return;
+      if (entries.length < BIG_ROWS) {
+        for (const [k, v] of entries) lru.set(k, v);
+        return;
+      }
+      // A big fill takes turns with I/O, slice by slice, after the response has gone out.
+      void (async () => {
+        for (let start = 0; start < entries.length; start += BIG_ROWS) {
+          await nextTurn();
+          const end = Math.min(entries.length, start + BIG_ROWS);
+          for (let i = start; i < end; i++) lru.set(entries[i]![0], entries[i]![1]);
+        }
+      })();
     },
 
     status() {
