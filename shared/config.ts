@@ -43,7 +43,7 @@ export const ConfigSchema = z.object({
   /** Lifetime of a cached prediction. */
   CACHE_TTL_SECONDS: int(1, 31_536_000, 86_400),
   /** Entries of the in-process LRU cache (0 disables it). */
-  CACHE_MAX_ENTRIES: int(0, 50_000_000, 200_000),
+  CACHE_MAX_ENTRIES: int(0, 50_000_000, 50_000),
   /** Bound on every call to a shared cache backend; a slower call counts as a miss. */
   CACHE_TIMEOUT_MS: int(1, 60_000, 50),
   /** Redis over TCP (in-cluster). */

@@ -31,7 +31,7 @@ param instanceMemoryMB int = 2048
 @allowed(['debug', 'info', 'warn', 'error', 'silent'])
 param logLevel string = 'info'
 param cacheTtlSeconds int = 86400
-param cacheMaxEntries int = 200000
+param cacheMaxEntries int = 50000
 param rateLimitRequests int = 0
 
 @description('Upstash Redis REST endpoint for the shared cache of the Function App (empty: in-process cache only).')

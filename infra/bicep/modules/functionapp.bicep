@@ -28,7 +28,7 @@ param maxBatch int = 10000
 param maxBodyBytes int = 4194304
 param maxInflightRows int = 100000
 param cacheTtlSeconds int = 86400
-param cacheMaxEntries int = 200000
+param cacheMaxEntries int = 50000
 param cacheTimeoutMs int = 50
 @allowed(['debug', 'info', 'warn', 'error', 'silent'])
 param logLevel string = 'info'
