@@ -69,13 +69,14 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** Added to every response unless the endpoint set its own (the docs page sets its CSP and caching). */
+/**
+ * Added to every response unless the endpoint set its own (the docs page sets its CSP and caching):
+ * the OWASP set for JSON APIs. HSTS belongs to the TLS terminator (Front Door, ingress), not here.
+ */
 const SECURITY_HEADERS: Record<string, string> = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-  "cross-origin-resource-policy": "same-origin",
   "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
 };
 
