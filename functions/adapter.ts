@@ -1,6 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { Endpoint, Service } from "../shared/app";
 import type { CoreRequest, CoreResponse } from "../shared/http";
+import { lastForwardedFor } from "../shared/ratelimit";
 
 /** An Azure Functions HttpRequest as the service's platform-neutral request. */
 export function toCoreRequest(request: HttpRequest): CoreRequest {
@@ -21,7 +22,8 @@ export function toCoreRequest(request: HttpRequest): CoreRequest {
         return { ok: false, reason: "aborted" };
       }
     },
-    remoteAddress: headers["x-forwarded-for"]?.split(",")[0]?.trim(),
+    // Azure's front end appends the caller's address (with a port) as the last X-Forwarded-For hop.
+    remoteAddress: lastForwardedFor(headers["x-forwarded-for"]),
   };
 }
 

@@ -38,27 +38,54 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult>
   });
 }
 
+/** Headers every response carries, for the few written outside the service (parse errors, a crash). */
+function rawHeaders(service: Service): Record<string, string> {
+  return {
+    "x-app-identifier": service.instanceId,
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  };
+}
+
 /** The standalone host: a node:http server over the service's endpoint list. */
 export function createHttpServer(service: Service, opts: ServerOptions = {}) {
   let draining = false;
   let inflight = 0;
   let idle: (() => void) | undefined;
 
-  const server = http.createServer(async (req, res) => {
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default).
+  const checkEvery = Math.max(100, Math.min(1000, Math.floor(headersTimeout / 2)));
+  const server = http.createServer({ connectionsCheckingInterval: checkEvery }, async (req, res) => {
     inflight++;
+    // In flight until the response has left (or the socket died), not merely until end() was called.
+    res.once("close", () => {
+      inflight--;
+      if (inflight === 0) idle?.();
+    });
+    let bodyRead = false;
     try {
-      const url = req.url ?? "/";
+      let url = req.url ?? "/";
+      // The absolute form (`POST http://host/predict`) is valid HTTP/1.1 too.
+      if (!url.startsWith("/")) url = /^https?:\/\/[^/?#]*(.*)$/i.exec(url)?.[1] || "/";
       const q = url.indexOf("?");
       const core: CoreRequest = {
         method: req.method ?? "GET",
         path: q === -1 ? url : url.slice(0, q),
         query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
         headers: req.headers as Record<string, string | undefined>,
-        body: (limit) => readBody(req, limit),
+        body: (limit) => {
+          bodyRead = true;
+          return readBody(req, limit);
+        },
         remoteAddress: req.socket.remoteAddress,
       };
       const out = await service.handle(core);
-      if (draining || out.status === 413) out.headers["connection"] = "close";
+      // An unread body (415, 401, 429 …) would otherwise be drained from the socket for up to requestTimeout.
+      const unreadBody =
+        !bodyRead && (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"]) > 0);
+      if (draining || out.status === 413 || unreadBody) out.headers["connection"] = "close";
       out.headers["content-length"] = String(
         typeof out.body === "string" ? Buffer.byteLength(out.body) : out.body.length,
       );
@@ -66,14 +93,19 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
       res.end(req.method === "HEAD" ? undefined : out.body);
     } catch (err) {
       service.logger.error("response failed", { error: err instanceof Error ? err.message : String(err) });
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/problem+json" });
-      res.end();
-    } finally {
-      inflight--;
-      if (inflight === 0) idle?.();
+      if (!res.headersSent) {
+        const body = JSON.stringify({
+          type: "https://house-price.dev/problems/internal",
+          title: "Internal error",
+          status: 500,
+          detail: "An unexpected error occurred; it has been logged",
+        });
+        res.writeHead(500, { ...rawHeaders(service), "content-type": "application/problem+json", connection: "close" });
+        res.end(body);
+      } else res.destroy();
     }
   });
-  server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  server.headersTimeout = headersTimeout;
   server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 5_000;
   server.maxRequestsPerSocket = 10_000;
@@ -82,9 +114,16 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
     if (!socket.writable) return socket.destroy();
     const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     const body = JSON.stringify({ error: http.STATUS_CODES[status], app_identifier: service.instanceId });
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    const headers = {
+      ...rawHeaders(service),
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(body)),
+      connection: "close",
+    };
+    const head = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("");
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${head}\r\n${body}`);
   });
 
   return {
@@ -108,7 +147,9 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
       const timer = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
       const completed = await Promise.race([finished, timer]);
       const left = inflight;
-      server.closeAllConnections();
+      // Responses carried `connection: close` while draining; only a timeout cuts what is left.
+      if (completed) server.closeIdleConnections();
+      else server.closeAllConnections();
       await closed;
       return { completed, inflight: left };
     },

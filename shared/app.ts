@@ -80,6 +80,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
 };
 
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 /** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
 export function cacheStatus(o: PredictOutcome): string {
   const total = o.values.length;
@@ -135,6 +137,8 @@ export function createService(deps: ServiceDeps): Service {
     loadWaitMs: config.MODEL_STORE_TIMEOUT_MS,
   });
 
+  // The same constant-time comparison as API keys; the token arrives as `Authorization: Bearer <token>`.
+  const metricsTokenOk = createApiKeyCheck(config.METRICS_TOKEN);
   const legacy = (status: number, body: Record<string, unknown>) =>
     jsonResponse(status, { ...body, app_identifier: instanceId });
 
@@ -325,7 +329,7 @@ export function createService(deps: ServiceDeps): Service {
       method: "GET",
       route: "/metrics",
       handler: async (req) => {
-        if (config.METRICS_TOKEN && req.headers["authorization"] !== `Bearer ${config.METRICS_TOKEN}`) {
+        if (metricsTokenOk && !metricsTokenOk(req.headers)) {
           return fromFailure({
             code: "unauthorized",
             detail: "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>",
@@ -348,14 +352,17 @@ export function createService(deps: ServiceDeps): Service {
         if (raw === null || raw.trim() === "") {
           return legacy(400, { error: "Missing required query parameter: fahrenheit" });
         }
-        const f = Number(raw.trim());
-        if (!Number.isFinite(f)) {
+        const text = raw.trim();
+        // Decimal notation only: Number() would also take "0x10", "0b11" or "Infinity".
+        const f = DECIMAL.test(text) ? Number(text) : NaN;
+        const exact = ((f - 32) * 5) / 9;
+        if (!Number.isFinite(exact)) {
           return legacy(400, {
-            error: `Invalid fahrenheit value: ${JSON.stringify(raw.slice(0, 100))} is not a number`,
+            error: `Invalid fahrenheit value: ${JSON.stringify(raw.slice(0, 100))} is not a finite number`,
           });
         }
-        // Rounded to 10 decimals so that 98.6 °F reads 37, not 36.99999999999999.
-        const celsius = Math.round(((f - 32) * 5 * 1e10) / 9) / 1e10;
+        // Rounded to 10 decimals so that 98.6 °F reads 37, not 36.99999999999999 (beyond 1e15 there is nothing to round).
+        const celsius = Math.abs(exact) < 1e15 ? Number(exact.toFixed(10)) : exact;
         return legacy(200, { celsius: Object.is(celsius, -0) ? 0 : celsius });
       },
     },
@@ -400,18 +407,32 @@ export function createService(deps: ServiceDeps): Service {
     endpoint: Endpoint,
     req: CoreRequest,
   ): Promise<{ stop?: CoreResponse; headers?: Record<string, string> }> {
-    if (endpoint.apiKey && apiKeyOk && !apiKeyOk(req.headers)) {
-      metrics.rejected.inc({ reason: "unauthorized" });
-      return {
-        stop: problemResponse({
-          code: "unauthorized",
-          detail: "Send a valid API key in X-API-Key or Authorization: Bearer",
-          headers: { "www-authenticate": 'Bearer realm="house-price"' },
-        }),
-      };
+    // A key identifies a client only once it is verified: made-up keys must not mint fresh buckets.
+    const keyValid = apiKeyOk ? apiKeyOk(req.headers) : false;
+    if (endpoint.rateLimited && limiter) {
+      const id = clientIdentity(req.headers, req.remoteAddress, config.TRUST_PROXY, keyValid);
+      const d = await limiter.check(id);
+      const limited = rateDecision(d);
+      if (limited.stop) return limited;
+      if (endpoint.apiKey && apiKeyOk && !keyValid) return unauthorized();
+      return limited;
     }
-    if (!endpoint.rateLimited || !limiter) return {};
-    const d = await limiter.check(clientIdentity(req.headers, req.remoteAddress, config.TRUST_PROXY));
+    if (endpoint.apiKey && apiKeyOk && !keyValid) return unauthorized();
+    return {};
+  }
+
+  function unauthorized(): { stop: CoreResponse } {
+    metrics.rejected.inc({ reason: "unauthorized" });
+    return {
+      stop: problemResponse({
+        code: "unauthorized",
+        detail: "Send a valid API key in X-API-Key or Authorization: Bearer",
+        headers: { "www-authenticate": 'Bearer realm="house-price"' },
+      }),
+    };
+  }
+
+  function rateDecision(d: RateDecision): { stop?: CoreResponse; headers?: Record<string, string> } {
     metrics.rateLimit.inc({ result: d.failedOpen ? "failed_open" : d.allowed ? "allowed" : "limited" });
     if (d.failedOpen) return {};
     const headers = rateHeaders(d);
@@ -442,7 +463,8 @@ export function createService(deps: ServiceDeps): Service {
 
   async function handle(req: CoreRequest): Promise<CoreResponse> {
     const started = performance.now();
-    let pathname = req.path;
+    // Case-insensitive, as Azure Functions routes are, so both hosts answer the same paths.
+    let pathname = req.path.toLowerCase();
     if (pathname.length > 1 && pathname.endsWith("/")) pathname = pathname.slice(0, -1);
     const candidates = exact.get(pathname) ?? (pathname.startsWith("/docs/") ? [docsAssets] : undefined);
     if (!candidates) return finish(legacy(404, { error: "API not found." }), "unmatched", req.method, started);

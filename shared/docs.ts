@@ -79,7 +79,7 @@ export function docsAsset(name: string): CoreResponse | undefined {
       body: INIT_JS,
     };
   }
-  const type = ASSETS[name];
+  const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
   if (!type) return undefined;
   let bytes = loaded.get(name);
   if (!bytes) {

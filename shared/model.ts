@@ -11,7 +11,15 @@ export interface ModelInfo {
   /** Where the bytes came from, e.g. "file:model/model.onnx" or "blob:https://…/model.onnx". */
   source: string;
   card: Record<string, unknown>;
+  /** Cache key namespace: the version and the sha256 prefix, so a retrained model that keeps its version still misses. */
+  cacheNamespace: string;
 }
+
+const PUBLIC_REASONS: Record<"not_found" | "integrity" | "unreachable", string> = {
+  not_found: "the model or its card is missing from the store",
+  integrity: "the model does not match its card (sha256, format or features)",
+  unreachable: "the model store cannot be reached",
+};
 
 export type ModelState =
   { state: "loading"; reason?: string } | { state: "ready"; info: ModelInfo } | { state: "failed"; reason: string };
@@ -90,6 +98,7 @@ export async function createModel(
       sha256: card.sha256,
       source: artifact.source,
       card,
+      cacheNamespace: `${card.version}:${card.sha256.slice(0, 12)}`,
     },
     infer: (input, rows) => batcher.infer(input, rows),
     pendingRows: () => batcher.pendingRows,
@@ -143,38 +152,47 @@ export class ModelHolder {
 
   private async loadOnce(): Promise<Model> {
     const started = Date.now();
-    const artifact = await loadWithRetry(() => this.fetch(), {
-      signal: this.abort.signal,
-      onAttempt: (attempt, result, nextDelayMs) => {
-        if (result.ok) return;
-        const reason = `${result.error.code}: ${result.error.message}`;
-        this.current = { state: "failed", reason };
-        this.logger.error("model load failed", {
-          attempt,
-          reason,
-          retry_in_ms: nextDelayMs,
-        });
+    let model: Model | undefined;
+    // Creating the session is part of the retried attempt: bytes that verify but do not load (a card for
+    // other features, a graph onnxruntime rejects) are retried with the same backoff, never given up on.
+    await loadWithRetry(
+      async () => {
+        const result = await this.fetch();
+        if (!result.ok) return result;
+        try {
+          model = await createModel(result.artifact, this.source);
+          return result;
+        } catch (err) {
+          const message = `not a usable model: ${err instanceof Error ? err.message : String(err)}`;
+          return { ok: false, error: { code: "integrity", message } } satisfies LoadResult;
+        }
       },
+      {
+        signal: this.abort.signal,
+        onAttempt: (attempt, result, nextDelayMs) => {
+          if (result.ok) return;
+          // Clients see a fixed reason per code; paths, URLs and library messages stay in the logs.
+          this.current = { state: "failed", reason: `${result.error.code}: ${PUBLIC_REASONS[result.error.code]}` };
+          this.logger.error("model load failed", {
+            attempt,
+            code: result.error.code,
+            error: result.error.message,
+            retry_in_ms: nextDelayMs,
+          });
+        },
+      },
+    );
+    if (!model) throw new Error("model load resolved without a model");
+    this.model = model;
+    this.current = { state: "ready", info: model.info };
+    this.logger.info("model ready", {
+      name: model.info.name,
+      version: model.info.version,
+      source: model.info.source,
+      load_ms: Date.now() - started,
     });
-    try {
-      const model = await createModel(artifact, this.source);
-      this.model = model;
-      this.current = { state: "ready", info: model.info };
-      this.logger.info("model ready", {
-        name: model.info.name,
-        version: model.info.version,
-        source: model.info.source,
-        load_ms: Date.now() - started,
-      });
-      this.onReady?.(model.info);
-      return model;
-    } catch (err) {
-      // Verified bytes that onnxruntime cannot run, or a card for another feature set: not transient.
-      const reason = `invalid_model: ${err instanceof Error ? err.message : String(err)}`;
-      this.current = { state: "failed", reason };
-      this.logger.error("model rejected", { reason });
-      throw err;
-    }
+    this.onReady?.(model.info);
+    return model;
   }
 
   async close(): Promise<void> {

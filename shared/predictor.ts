@@ -39,13 +39,14 @@ export function toTensor(rows: readonly House[]): Float32Array {
 }
 
 /**
- * Cache keys: the model version plus the exact float32 bits the model sees (base64 of the row's 32
+ * Cache keys: the model namespace (version and sha256 prefix, see ModelInfo) plus the exact float32 bits
+ * the model sees (base64 of the row's 32
  * bytes), so two inputs share a key exactly when the model cannot tell them apart, and a new model
  * version never reads old values.
  */
-export function cacheKeys(version: string, tensor: Float32Array, rows: number): string[] {
+export function cacheKeys(namespace: string, tensor: Float32Array, rows: number): string[] {
   const bytes = Buffer.from(tensor.buffer, tensor.byteOffset, rows * WIDTH * 4);
-  const prefix = `hp:${version}:`;
+  const prefix = `hp:${namespace}:`;
   const keys = new Array<string>(rows);
   const rowBytes = WIDTH * 4;
   for (let r = 0; r < rows; r++) keys[r] = prefix + bytes.toString("base64", r * rowBytes, (r + 1) * rowBytes);
@@ -105,16 +106,16 @@ export class Predictor {
         headers: { "retry-after": "1" },
       });
     }
-    const got = await this.model();
-    if (!got.ok) return got;
-    const model = got.value;
-
+    // Reserved before waiting for a loading model, so waiting requests count against the bound too.
     this.inflightRows += n;
     metrics.inflightRows.set(this.inflightRows);
     try {
+      const got = await this.model();
+      if (!got.ok) return got;
+      const model = got.value;
       metrics.batchSize.observe(n);
       if (n >= BIG_ROWS) await nextTurn();
-      const keys = cacheKeys(model.info.version, tensor, n);
+      const keys = cacheKeys(model.info.cacheNamespace, tensor, n);
       const { values, hits } = await cache.lookup(keys);
 
       // Rows another request is already computing: wait for its run instead of computing them again.

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { fail, ok, type Result } from "./http";
 import { HouseSchema, type FieldError, type House } from "./schemas";
+import { packHouse } from "./fast-house";
+import { FEATURES } from "./features";
 import { nextTurn } from "./turns";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -8,8 +10,14 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** Which media types a JSON endpoint accepts; a missing Content-Type is read as JSON for old clients. */
 export function isJsonContentType(header: string | undefined): boolean {
   if (header === undefined || header.trim() === "") return true;
-  const type = header.split(";")[0]!.trim().toLowerCase();
-  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+  const [type = "", ...params] = header.split(";").map((p) => p.trim().toLowerCase());
+  if (type !== "application/json" && !(type.startsWith("application/") && type.endsWith("+json"))) return false;
+  // JSON is UTF-8 (RFC 8259); a body declared in another charset would be misread, so it is refused.
+  const charset = params
+    .find((p) => p.startsWith("charset="))
+    ?.slice(8)
+    .replace(/"/g, "");
+  return charset === undefined || charset === "utf-8" || charset === "utf8";
 }
 
 /** Decodes strict UTF-8 and parses JSON; every failure is a 400 that says what was wrong. */
@@ -91,30 +99,63 @@ function messageFor(issue: z.core.$ZodIssue, received: unknown): string {
 
 /** Validates with a zod schema; a failure lists every failing field with its path, a message and the value. */
 export function validate<S extends z.ZodType>(schema: S, input: unknown, root = ""): Result<z.infer<S>> {
+  const flood = keyFlood(schema, input, root);
+  if (flood) return flood;
   const parsed = schema.safeParse(input);
   if (parsed.success) return ok(parsed.data);
   const errors: FieldError[] = [];
+  let total = 0;
   for (const issue of parsed.error.issues) {
     if (issue.code === "unrecognized_keys") {
+      total += issue.keys.length;
       const parent = valueAt(input, issue.path);
       for (const key of issue.keys) {
-        const path = [...issue.path, key];
+        if (errors.length >= MAX_REPORTED) break;
         errors.push({
-          path: prefix(root, formatPath(path)),
+          path: prefix(root, formatPath([...issue.path, key])),
           message: "is not a known field",
           received: describeReceived(valueAt(parent, [key])),
         });
       }
       continue;
     }
+    total++;
+    if (errors.length >= MAX_REPORTED) continue;
     const received = valueAt(input, issue.path);
     const err: FieldError = { path: prefix(root, formatPath(issue.path)), message: messageFor(issue, received) };
     const shown = describeReceived(received);
     if (shown !== undefined) err.received = shown;
     errors.push(err);
-    if (errors.length >= MAX_REPORTED) break;
   }
-  return validationFailure(errors, parsed.error.issues.length);
+  return validationFailure(errors, total);
+}
+
+/**
+ * An object with far more keys than its schema allows (a 4 MB body can carry 400,000 of them) is
+ * reported from one pass over its keys, without handing it to zod, so it cannot hold the event loop.
+ */
+function keyFlood(schema: z.ZodType, input: unknown, root: string): Result<never> | undefined {
+  if (!(schema instanceof z.ZodObject) || typeof input !== "object" || input === null || Array.isArray(input)) {
+    return undefined;
+  }
+  const known = new Set(Object.keys(schema.shape));
+  let count = 0;
+  for (const _ in input) if (++count > known.size + MAX_REPORTED) break;
+  if (count <= known.size + MAX_REPORTED) return undefined;
+  const errors: FieldError[] = [];
+  let total = 0;
+  for (const key in input) {
+    if (known.has(key)) continue;
+    total++;
+    if (errors.length < MAX_REPORTED) {
+      errors.push({
+        path: prefix(root, formatPath([key])),
+        message: "is not a known field",
+        received: describeReceived((input as Record<string, unknown>)[key]),
+      });
+    }
+  }
+  return validationFailure(errors, total);
 }
 
 const MAX_REPORTED = 100;
@@ -143,20 +184,23 @@ export async function validateBulk(input: unknown, sliceRows = 1000): Promise<Re
   const rows = (input as { houses?: unknown } | null)?.houses;
   if (!Array.isArray(rows)) return validationFailure(errors, total);
   const out = new Array<House>(rows.length);
+  const scratch = new Float32Array(FEATURES.length);
   for (let start = 0; start < rows.length; start += sliceRows) {
     if (start > 0) await nextTurn();
     const end = Math.min(rows.length, start + sliceRows);
     for (let i = start; i < end; i++) {
-      const parsed = HouseSchema.safeParse(rows[i]);
-      if (parsed.success) {
-        out[i] = parsed.data;
+      if (packHouse(rows[i], scratch, 0)) {
+        out[i] = rows[i] as House;
         continue;
       }
-      total += parsed.error.issues.length;
-      if (errors.length < MAX_REPORTED) {
-        const row = validate(HouseSchema, rows[i], `houses[${i}]`);
-        if (!row.ok) errors.push(...(row.failure.errors ?? []));
+      const row = validate(HouseSchema, rows[i], `houses[${i}]`);
+      if (row.ok) {
+        out[i] = row.value;
+        continue;
       }
+      const rowErrors = row.failure.errors ?? [];
+      total += Math.max(1, rowErrors.length);
+      if (errors.length < MAX_REPORTED) errors.push(...rowErrors.slice(0, MAX_REPORTED - errors.length));
     }
   }
   return total > 0 ? validationFailure(errors, total) : ok(out);

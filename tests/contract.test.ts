@@ -229,6 +229,33 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
       expect(r.json().house_values).toEqual(Array.from({ length: 50 }, () => expectedSeed));
     });
 
+    it("rejects a body declared in a charset other than UTF-8 with 415", async () => {
+      const r = await post("/predict", JSON.stringify(SEED_HOUSE), {
+        "content-type": "application/json; charset=latin1",
+      });
+      expect(r.status).toBe(415);
+      const ok = await post("/predict", JSON.stringify(SEED_HOUSE), {
+        "content-type": "application/json; charset=UTF-8",
+      });
+      expect(ok.status).toBe(200);
+    });
+
+    it("reports a flood of unknown keys from one pass, counting them all", async () => {
+      const flood: Record<string, number> = { ...SEED_HOUSE };
+      for (let i = 0; i < 2000; i++) flood[`k${i}`] = i;
+      const r = await post("/predict", flood);
+      expect(r.status).toBe(422);
+      expect(r.json().errors).toHaveLength(100);
+      expect(r.json().errors[0]).toEqual({ path: "k0", message: "is not a known field", received: 0 });
+      expect(r.json().detail).toBe("2000 problems found; the first: k0 is not a known field");
+    });
+
+    it("matches routes case-insensitively, as Azure Functions does", async () => {
+      const r = await post("/PREDICT", SEED_HOUSE);
+      expect(r.status).toBe(200);
+      expect(r.json()).toEqual({ house_value: expectedSeed });
+    });
+
     it("answers a wrong method on a known route with 405 and Allow", async () => {
       const r = await host.send("GET", "/predict");
       expect(r.status).toBe(405);
@@ -248,7 +275,14 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
       expect(r.json()).toEqual({ celsius: c, app_identifier: host.service.instanceId });
     });
 
-    it.each(["", "abc", "12abc", "Infinity"])("rejects fahrenheit=%j with 400", async (f) => {
+    it("converts large and fractional values without overflow", async () => {
+      const big = await host.send("GET", "/api/convert-fahrenheit-to-celsius?fahrenheit=1e300");
+      expect(big.json().celsius).toBe(((1e300 - 32) * 5) / 9);
+      const frac = await host.send("GET", "/api/convert-fahrenheit-to-celsius?fahrenheit=-459.67");
+      expect(frac.json().celsius).toBe(-273.15);
+    });
+
+    it.each(["", "abc", "12abc", "Infinity", "0x10", "1e999", "1e308"])("rejects fahrenheit=%j with 400", async (f) => {
       const r = await host.send("GET", `/api/convert-fahrenheit-to-celsius?fahrenheit=${f}`);
       expect(r.status).toBe(400);
       expect(r.json()).toEqual({ error: expect.any(String), app_identifier: host.service.instanceId });

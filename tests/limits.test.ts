@@ -60,14 +60,48 @@ describe.each(["standalone", "functions"] as const)("rate limiting in process on
 });
 
 describe("rate limit identity", () => {
-  it("ignores X-Forwarded-For unless TRUST_PROXY is set, and keys by API key when one is sent", async () => {
+  it("ignores X-Forwarded-For unless TRUST_PROXY is set", async () => {
     const host = await standaloneHost(testService({ RATE_LIMIT_REQUESTS: "3" }));
     try {
       // Without TRUST_PROXY every forwarded address is the same peer (127.0.0.1).
       expect(await burst(host, 3, asClient("198.51.100.1"))).toEqual([200, 200, 200]);
       expect((await burst(host, 1, asClient("198.51.100.2")))[0]).toBe(429);
-      expect(await burst(host, 3, asClient("198.51.100.2", { "x-api-key": "any-key" }))).toEqual([200, 200, 200]);
-      expect((await burst(host, 1, asClient("198.51.100.3", { authorization: "Bearer any-key" })))[0]).toBe(429);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("does not let made-up API keys mint fresh buckets", async () => {
+    const host = await standaloneHost(testService({ RATE_LIMIT_REQUESTS: "3" }));
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++)
+        statuses.push((await burst(host, 1, asClient("x", { "x-api-key": `made-up-${i}` })))[0]!);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("gives each verified API key its own bucket, and counts bad keys against the address", async () => {
+    const host = await standaloneHost(testService({ RATE_LIMIT_REQUESTS: "3", API_KEYS: "k-one,k-two" }));
+    try {
+      expect(await burst(host, 3, asClient("x", { "x-api-key": "k-one" }))).toEqual([200, 200, 200]);
+      expect((await burst(host, 1, asClient("x", { "x-api-key": "k-one" })))[0]).toBe(429);
+      expect(await burst(host, 3, asClient("x", { authorization: "Bearer k-two" }))).toEqual([200, 200, 200]);
+      expect(await burst(host, 4, asClient("x", { "x-api-key": "wrong" }))).toEqual([401, 401, 401, 429]);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("behind a trusted proxy uses the hop the proxy appended, not what the client wrote", async () => {
+    const host = await standaloneHost(testService({ RATE_LIMIT_REQUESTS: "2", TRUST_PROXY: "true" }));
+    try {
+      const spoofed = (i: number) => asClient(`10.0.0.${i}, 203.0.113.9:5123`);
+      expect(await burst(host, 1, spoofed(1))).toEqual([200]);
+      expect(await burst(host, 1, spoofed(2))).toEqual([200]);
+      expect(await burst(host, 1, spoofed(3))).toEqual([429]);
     } finally {
       await host.close();
     }
