@@ -38,6 +38,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult>
   });
 }
 
+/** Keep-alive limit: requests one connection may carry before the server closes it. */
+const MAX_REQUESTS_PER_SOCKET = 10_000;
+
 /** Headers every response carries, for the few written outside the service (parse errors, a crash). */
 function rawHeaders(service: Service): Record<string, string> {
   return {
@@ -55,6 +58,7 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
   let idle: (() => void) | undefined;
 
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const requestsPerSocket = new WeakMap<object, number>();
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default).
   const checkEvery = Math.max(100, Math.min(1000, Math.floor(headersTimeout / 2)));
   const server = http.createServer({ connectionsCheckingInterval: checkEvery }, async (req, res) => {
@@ -85,7 +89,11 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
       // An unread body (415, 401, 429 …) would otherwise be drained from the socket for up to requestTimeout.
       const unreadBody =
         !bodyRead && (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"]) > 0);
-      if (draining || out.status === 413 || unreadBody) out.headers["connection"] = "close";
+      const served = (requestsPerSocket.get(req.socket) ?? 0) + 1;
+      requestsPerSocket.set(req.socket, served);
+      if (draining || out.status === 413 || unreadBody || served >= MAX_REQUESTS_PER_SOCKET) {
+        out.headers["connection"] = "close";
+      }
       out.headers["content-length"] = String(
         typeof out.body === "string" ? Buffer.byteLength(out.body) : out.body.length,
       );
@@ -108,7 +116,9 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
   server.headersTimeout = headersTimeout;
   server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 5_000;
-  server.maxRequestsPerSocket = 10_000;
+  // Counted here rather than with server.maxRequestsPerSocket, which answers pipelined extras with a
+  // bare 503 of its own: the last allowed response says `connection: close`, and the socket ends.
+  server.maxRequestsPerSocket = 0;
   // A parse error (bad request line, oversized headers) gets a plain 400 instead of a reset.
   server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
