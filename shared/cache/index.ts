@@ -55,9 +55,12 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
     breaker = new CircuitBreaker((op: Op<unknown>) => op(), {
       timeout: opts.timeoutMs,
       resetTimeout: opts.resetMs ?? 2000,
+      // A short window: at thousands of calls a second, a 10 s window full of earlier successes would
+      // keep the circuit closed for seconds while every call waits out its timeout.
       errorThresholdPercentage: 50,
-      volumeThreshold: 3,
-      rollingCountTimeout: 10_000,
+      volumeThreshold: 5,
+      rollingCountTimeout: 500,
+      rollingCountBuckets: 5,
     });
     breaker.on("open", () => {
       metrics.cacheCircuit.set({ backend: shared.name }, 1);
