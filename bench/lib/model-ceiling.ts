@@ -1,0 +1,100 @@
+/**
+ * The model ceiling: rows/s of model/model.onnx in onnxruntime-node in this process, one intra-op
+ * thread and the service's session options, no HTTP, JSON, validation or cache. Same method as
+ * bench/model-bench.ts: warm-up calls, then the median of timed rounds.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import * as ort from "onnxruntime-node";
+import { FEATURES } from "../../shared/features";
+import { median } from "./stats";
+
+export interface ModelCeiling {
+  batch: number;
+  /** Rows per ONNX run: the batch itself, or the service's chunk size when chunked. */
+  runRows: number;
+  rowsPerS: number;
+  msPerBatch: number;
+  calls: number;
+}
+
+const WIDTH = FEATURES.length;
+const now = () => performance.now();
+
+/** `count` distinct hold-out rows (tiled, Population shifted per tile) as a float32 [count, 8] tensor. */
+function rows(count: number): Float32Array {
+  const X = (JSON.parse(readFileSync(resolve("model/reference/holdout.json"), "utf8")) as { X: number[][] }).X;
+  const out = new Float32Array(count * WIDTH);
+  const pop = FEATURES.indexOf("Population");
+  for (let i = 0; i < count; i++) {
+    const x = X[i % X.length]!;
+    out.set(x, i * WIDTH);
+    out[i * WIDTH + pop] = x[pop]! + Math.floor(i / X.length);
+  }
+  return out;
+}
+
+/**
+ * Measures each case: `batch` rows per request, run in chunks of `chunk` rows (the service's
+ * Batcher splits at 1,024) or in one run when chunk is undefined.
+ */
+export async function measureModelCeiling(
+  cases: readonly { batch: number; chunk?: number }[],
+  opts: { rounds: number; roundMs: number; beforeCase?: () => Promise<unknown> },
+): Promise<ModelCeiling[]> {
+  const session = await ort.InferenceSession.create(resolve("model/model.onnx"), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+  });
+  const input = session.inputNames[0]!;
+  const output = session.outputNames[0]!;
+  const maxBatch = Math.max(...cases.map((c) => c.batch));
+  const pool = rows(Math.max(maxBatch * 4, 16_384));
+  const poolRows = pool.length / WIDTH;
+  const results: ModelCeiling[] = [];
+  try {
+    for (const { batch, chunk } of cases) {
+      await opts.beforeCase?.();
+      const runRows = Math.min(chunk ?? batch, batch);
+      let offset = 0;
+      // One "batch": consecutive slices of the pool, so consecutive calls never repeat input.
+      const once = async () => {
+        if (offset + batch > poolRows) offset = 0;
+        for (let done = 0; done < batch; done += runRows) {
+          const n = Math.min(runRows, batch - done);
+          const data = pool.subarray((offset + done) * WIDTH, (offset + done + n) * WIDTH);
+          const out = await session.run({ [input]: new ort.Tensor("float32", data, [n, WIDTH]) });
+          if (out[output]?.data.length !== n) throw new Error("unexpected output length");
+        }
+        offset += batch;
+      };
+      const warm = now();
+      for (let k = 0; k < 200 && now() - warm < 500; k++) await once();
+      const rates: number[] = [];
+      let calls = 0;
+      for (let r = 0; r < opts.rounds; r++) {
+        let n = 0;
+        const t = now();
+        while (now() - t < opts.roundMs) {
+          await once();
+          n++;
+        }
+        rates.push((n * batch) / ((now() - t) / 1000));
+        calls += n;
+      }
+      const rowsPerS = median(rates);
+      results.push({
+        batch,
+        runRows,
+        rowsPerS: Math.round(rowsPerS),
+        msPerBatch: Number(((batch / rowsPerS) * 1000).toPrecision(3)),
+        calls,
+      });
+    }
+  } finally {
+    await session.release();
+  }
+  return results;
+}
