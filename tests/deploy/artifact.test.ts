@@ -8,35 +8,15 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SEED_HOUSE } from "../../shared/features";
+import { freePort } from "../support/ports";
 import { ROOT, dashboardMetrics, dockerignore } from "./helpers";
 
 const SKIP = process.env.SKIP_ARTIFACT_TEST === "1";
-const SEED_HOUSE = {
-  MedInc: 8.3252,
-  HouseAge: 41,
-  AveRooms: 6.98412698,
-  AveBedrms: 1.02380952,
-  Population: 322,
-  AveOccup: 2.55555556,
-  Latitude: 37.88,
-  Longitude: -122.23,
-};
 const EXTERNAL_METRICS = new Set(["kube_deployment_status_replicas_available", "kube_deployment_spec_replicas", "up"]);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 const duKiB = (p: string) => Number(execFileSync("du", ["-sk", p], { encoding: "utf8" }).split(/\s+/)[0]);
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
