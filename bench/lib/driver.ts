@@ -135,8 +135,8 @@ async function runPhase(spec: LoadSpec, requests: Req[], seconds: number, timed:
     // autocannon stops on its own only as a backstop; the timer below closes the window.
     duration: seconds + 5,
     timeout: spec.timeoutS,
-    // The server answers `Connection: close` after 10,000 requests on a socket (maxRequestsPerSocket)
-    // and 503 to any later request on it; autocannon ignores the close, so it reconnects by itself first.
+    // The server closes a connection after 10,000 requests (server/http.ts); autocannon reconnects by
+    // itself well before, so no run depends on how it handles that close.
     reconnectRate: 5000,
     sampleInt: 100,
     maxConnectionRequests: Math.max(1, Math.ceil(spec.maxRequests / spec.connections)),
