@@ -142,12 +142,10 @@ export class ModelHolder {
     const { blobUrl, connectionString, timeoutMs, modelPath } = this.source;
     if (blobUrl) return loadFromBlob({ blobUrl, connectionString, timeoutMs });
     const label = this.source.fileLabel;
-    // Reported on /health: name the configured path, never the absolute one.
-    return loadFromFile(modelPath).then((r): LoadResult => {
-      if (!label) return r;
-      if (r.ok) return { ok: true, artifact: { ...r.artifact, source: `file:${label}` } };
-      return { ok: false, error: { ...r.error, message: r.error.message.replaceAll(modelPath, label) } };
-    });
+    // /health names the configured path, never the absolute one; error messages only reach the logs.
+    return loadFromFile(modelPath).then((r): LoadResult =>
+      r.ok && label ? { ok: true, artifact: { ...r.artifact, source: `file:${label}` } } : r,
+    );
   }
 
   private async loadOnce(): Promise<Model> {

@@ -33,7 +33,7 @@ export function createRateLimiter(config: Config, logger: Logger, timeoutMs: num
   const points = config.RATE_LIMIT_REQUESTS;
   if (points <= 0) return undefined;
   const window = config.RATE_LIMIT_WINDOW_SECONDS;
-  const prefix = "rl:";
+  const keyPrefix = "rl";
   const openDecision = (): RateDecision => ({
     allowed: true,
     limit: points,
@@ -56,7 +56,7 @@ export function createRateLimiter(config: Config, logger: Logger, timeoutMs: num
     const rl = new Ratelimit({
       redis,
       limiter: Ratelimit.fixedWindow(points, `${window} s`),
-      prefix: prefix.slice(0, -1),
+      prefix: keyPrefix,
       analytics: false,
       timeout: timeoutMs,
       enableProtection: false,
@@ -100,7 +100,7 @@ export function createRateLimiter(config: Config, logger: Logger, timeoutMs: num
       storeClient: client,
       useRedisPackage: true,
       rejectIfRedisNotReady: true,
-      keyPrefix: prefix.slice(0, -1),
+      keyPrefix,
       points,
       duration: window,
     });
