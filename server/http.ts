@@ -77,7 +77,10 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
       const core: CoreRequest = {
         method: req.method ?? "GET",
         path: q === -1 ? url : url.slice(0, q),
-        query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
+        // Parsed only by the endpoints that read it (most requests have no query).
+        get query() {
+          return new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
+        },
         headers: req.headers as Record<string, string | undefined>,
         body: (limit) => {
           bodyRead = true;

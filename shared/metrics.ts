@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
 export function createMetrics() {
   const registry = new Registry();
+  let inflightRowsNow = (): number => 0;
   collectDefaultMetrics({ register: registry });
   const m = {
     registry,
@@ -70,6 +71,10 @@ export function createMetrics() {
       name: "inflight_rows",
       help: "Rows of prediction work in progress",
       registers: [registry],
+      // Read at scrape time rather than set twice per request.
+      collect() {
+        this.set(inflightRowsNow());
+      },
     }),
     rateLimit: new Counter({
       name: "rate_limit_decisions_total",
@@ -83,6 +88,10 @@ export function createMetrics() {
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    /** Where inflight_rows reads its value when scraped. */
+    readInflightRowsFrom(fn: () => number): void {
+      inflightRowsNow = fn;
+    },
   };
   return m;
 }

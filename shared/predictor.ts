@@ -3,6 +3,7 @@ import { FEATURES } from "./features";
 import { fail, ok, type Result } from "./http";
 import type { Metrics } from "./metrics";
 import type { Model, ModelHolder } from "./model";
+import { rowBatch, sameRow } from "./cache/row-table";
 import type { House } from "./schemas";
 import { BIG_ROWS, nextTurn } from "./turns";
 
@@ -39,21 +40,6 @@ export function toTensor(rows: readonly House[]): Float32Array {
 }
 
 /**
- * Cache keys: the model namespace (version and sha256 prefix, see ModelInfo) plus the exact float32 bits
- * the model sees (base64 of the row's 32
- * bytes), so two inputs share a key exactly when the model cannot tell them apart, and a new model
- * version never reads old values.
- */
-export function cacheKeys(namespace: string, tensor: Float32Array, rows: number): string[] {
-  const bytes = Buffer.from(tensor.buffer, tensor.byteOffset, rows * WIDTH * 4);
-  const prefix = `hp:${namespace}:`;
-  const keys = new Array<string>(rows);
-  const rowBytes = WIDTH * 4;
-  for (let r = 0; r < rows; r++) keys[r] = prefix + bytes.toString("base64", r * rowBytes, (r + 1) * rowBytes);
-  return keys;
-}
-
-/**
  * Predicts rows: per-row cache lookup, identical rows in flight computed once (single-flight,
  * across requests and endpoints), one batched model run for the rest, cache fill.
  */
@@ -72,11 +58,16 @@ class InflightRun {
 }
 
 export class Predictor {
-  /** Keys being computed → the run computing them and the row's position in its output. */
-  private readonly inflight = new Map<string, { run: InflightRun; at: number }>();
+  /**
+   * Rows being computed, by row hash → the run computing them, the row's position in its output, and
+   * the row itself (a hash match is confirmed on the bits before joining).
+   */
+  private readonly inflight = new Map<number, { run: InflightRun; at: number; words: Uint32Array; row: number }>();
   private inflightRows = 0;
 
-  constructor(private readonly opts: PredictorOptions) {}
+  constructor(private readonly opts: PredictorOptions) {
+    opts.metrics.readInflightRowsFrom(() => this.inflightRows);
+  }
 
   private async model(): Promise<Result<Model>> {
     const { holder, loadWaitMs } = this.opts;
@@ -108,15 +99,17 @@ export class Predictor {
     }
     // Reserved before waiting for a loading model, so waiting requests count against the bound too.
     this.inflightRows += n;
-    metrics.inflightRows.set(this.inflightRows);
     try {
-      const got = await this.model();
+      const ready = this.opts.holder.get();
+      const got = ready ? ok(ready) : await this.model();
       if (!got.ok) return got;
       const model = got.value;
       metrics.batchSize.observe(n);
       if (n >= BIG_ROWS) await nextTurn();
-      const keys = cacheKeys(model.info.cacheNamespace, tensor, n);
-      const { values, hits } = await cache.lookup(keys);
+      const namespace = model.info.cacheNamespace;
+      const batch = rowBatch(tensor, n);
+      const looked = cache.lookup(namespace, batch);
+      const { values, hits } = looked instanceof Promise ? await looked : looked;
 
       // Rows another request is already computing: wait for its run instead of computing them again.
       const joined: { index: number; run: InflightRun; at: number }[] = [];
@@ -124,40 +117,41 @@ export class Predictor {
       let run: InflightRun | undefined;
       for (let i = 0; i < n; i++) {
         if (values[i] !== undefined) continue;
-        const key = keys[i]!;
-        const pending = this.inflight.get(key);
-        if (pending) {
+        const hash = batch.hashes[i]!;
+        const pending = this.inflight.get(hash);
+        if (pending && sameRow(pending.words, pending.row, batch.words, i)) {
           joined.push({ index: i, run: pending.run, at: pending.at });
           continue;
         }
         run ??= new InflightRun();
-        this.inflight.set(key, { run, at: compute.length });
+        // A different row with the same hash (rare) is computed here without taking over the slot.
+        if (!pending) this.inflight.set(hash, { run, at: compute.length, words: batch.words, row: i });
         compute.push(i);
       }
 
       if (run) {
-        const input = new Float32Array(compute.length * WIDTH);
-        for (let j = 0; j < compute.length; j++) {
-          const i = compute[j]!;
-          input.set(tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * WIDTH);
+        let input = tensor;
+        if (compute.length < n) {
+          input = new Float32Array(compute.length * WIDTH);
+          for (let j = 0; j < compute.length; j++) {
+            const i = compute[j]!;
+            input.set(tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * WIDTH);
+          }
         }
         try {
           const out = await model.infer(input, compute.length);
           run.resolve(out);
           if (compute.length >= BIG_ROWS) await nextTurn();
-          const fresh: [string, number][] = new Array(compute.length);
-          for (let j = 0; j < compute.length; j++) {
-            const i = compute[j]!;
-            const v = out[j]!;
-            values[i] = v;
-            fresh[j] = [keys[i]!, v];
-          }
-          cache.store(fresh);
+          for (let j = 0; j < compute.length; j++) values[compute[j]!] = out[j]!;
+          cache.store(namespace, batch, compute, out);
         } catch (err) {
           run.reject(err);
           throw err;
         } finally {
-          for (const i of compute) this.inflight.delete(keys[i]!);
+          for (const i of compute) {
+            const hash = batch.hashes[i]!;
+            if (this.inflight.get(hash)?.run === run) this.inflight.delete(hash);
+          }
         }
       }
       for (const j of joined) values[j.index] = (await j.run.done)[j.at]!;
@@ -169,7 +163,6 @@ export class Predictor {
       return ok({ values: values as number[], hits, collapsed, computed: compute.length });
     } finally {
       this.inflightRows -= n;
-      metrics.inflightRows.set(this.inflightRows);
     }
   }
 }

@@ -9,7 +9,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Which media types a JSON endpoint accepts; a missing Content-Type is read as JSON for old clients. */
 export function isJsonContentType(header: string | undefined): boolean {
-  if (header === undefined || header.trim() === "") return true;
+  if (header === "application/json" || header === undefined || header.trim() === "") return true;
   const [type = "", ...params] = header.split(";").map((p) => p.trim().toLowerCase());
   if (type !== "application/json" && !(type.startsWith("application/") && type.endsWith("+json"))) return false;
   // JSON is UTF-8 (RFC 8259); a body declared in another charset would be misread, so it is refused.

@@ -3,7 +3,8 @@ import { Batcher } from "../shared/batcher";
 import { FEATURES, SEED_HOUSE } from "../shared/features";
 import { createModel } from "../shared/model";
 import { loadFromFile } from "../shared/model-store";
-import { cacheKeys, toTensor } from "../shared/predictor";
+import { cacheKeys } from "../shared/cache";
+import { toTensor } from "../shared/predictor";
 
 const W = FEATURES.length;
 const houses = (n: number, seed = 1) =>
@@ -87,10 +88,10 @@ describe("cache keys", () => {
     const sameFloat32 = { ...SEED_HOUSE, MedInc: SEED_HOUSE.MedInc + 1e-12 };
     const other = { ...SEED_HOUSE, MedInc: 8.3253 };
     const t = toTensor([a, sameFloat32, other]);
-    const [ka, kb, kc] = cacheKeys("1.2.3", t, 3);
+    const [ka, kb, kc] = cacheKeys("1.2.3", { tensor: t }, [0, 1, 2]);
     expect(ka).toBe(kb);
     expect(ka).not.toBe(kc);
     expect(ka).toMatch(/^hp:1\.2\.3:[A-Za-z0-9+/]{43}=$/);
-    expect(cacheKeys("2.0.0", t, 1)[0]).not.toBe(ka);
+    expect(cacheKeys("2.0.0", { tensor: t }, [0])[0]).not.toBe(ka);
   });
 });

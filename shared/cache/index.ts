@@ -1,8 +1,7 @@
 import CircuitBreaker from "opossum";
-import { LRUCache } from "lru-cache";
 import type { Logger } from "../logger";
 import type { Metrics } from "../metrics";
-import { BIG_ROWS, nextTurn } from "../turns";
+import { RowTable, ROW_WORDS, type RowBatch } from "./row-table";
 import type { CacheBackend } from "./types";
 
 export type CacheBackendName = "memory" | "redis" | "upstash" | "none";
@@ -10,10 +9,14 @@ export type CacheBackendName = "memory" | "redis" | "upstash" | "none";
 /** Per-row prediction cache: an in-process LRU in front of an optional shared backend. Never throws. */
 export interface PredictionCache {
   readonly backend: CacheBackendName;
-  /** Values for the keys, undefined for misses; a failing shared backend counts as misses. */
-  lookup(keys: readonly string[]): Promise<LookupResult>;
-  /** Stores values without delaying the caller. */
-  store(entries: readonly (readonly [string, number])[]): void;
+  /**
+   * Values for the rows of `batch` under a model namespace, undefined for misses; a failing shared
+   * backend counts as misses. Synchronous when the process's own tier answers (no shared backend, or
+   * every row found), so a cache hit costs no extra turn of the event loop.
+   */
+  lookup(namespace: string, batch: RowBatch): LookupResult | Promise<LookupResult>;
+  /** Stores `values[j]` for row `index[j]` of `batch`, without delaying the caller. */
+  store(namespace: string, batch: RowBatch, index: readonly number[], values: ArrayLike<number>): void;
   status(): "ok" | "degraded";
   close(): Promise<void>;
 }
@@ -44,10 +47,19 @@ type Op<T> = () => Promise<T>;
  */
 export function createPredictionCache(opts: CacheOptions): PredictionCache {
   const { metrics, logger, shared } = opts;
-  // No TTL in process: a key names a model version and exact inputs, so its value never goes stale;
-  // the LRU only bounds memory. CACHE_TTL_SECONDS applies to the shared backend.
-  const lru = opts.maxEntries > 0 ? new LRUCache<string, number>({ max: opts.maxEntries }) : undefined;
-  const backendName: CacheBackendName = shared?.name ?? (lru ? "memory" : "none");
+  // No TTL in process: an entry is a model version's output for exact inputs, so it never goes stale;
+  // the table only bounds memory. CACHE_TTL_SECONDS applies to the shared backend.
+  const table = opts.maxEntries > 0 ? new RowTable(opts.maxEntries) : undefined;
+  // The table holds one model's values; a different namespace (another model) starts it afresh.
+  let tableNamespace: string | undefined;
+  const tableFor = (namespace: string): RowTable | undefined => {
+    if (table && namespace !== tableNamespace) {
+      table.clear();
+      tableNamespace = namespace;
+    }
+    return table;
+  };
+  const backendName: CacheBackendName = shared?.name ?? (table ? "memory" : "none");
 
   let breaker: CircuitBreaker<[Op<unknown>], unknown> | undefined;
   let lastFailure = 0;
@@ -96,54 +108,54 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
   return {
     backend: backendName,
 
-    async lookup(keys) {
-      const values: (number | undefined)[] = new Array(keys.length);
+    lookup(namespace, batch) {
+      const { rows, words, hashes } = batch;
+      const values: (number | undefined)[] = new Array(rows);
+      const mem = tableFor(namespace);
       let hits = 0;
-      const remote: number[] = [];
-      for (let i = 0; i < keys.length; i++) {
-        const v = lru?.get(keys[i]!);
+      let remote: number[] | undefined;
+      for (let i = 0; i < rows; i++) {
+        const v = mem?.get(words, i, hashes[i]!);
         values[i] = v;
-        if (v === undefined) remote.push(i);
-        else hits++;
+        if (v !== undefined) hits++;
+        else if (shared) (remote ??= []).push(i);
       }
       if (hits > 0) metrics.cacheHits.inc({ tier: "memory" }, hits);
-      if (shared && remote.length > 0) {
-        const got = await guarded("get", () => shared.mget(remote.map((i) => keys[i]!)));
+      if (!remote) {
+        if (rows > hits) metrics.cacheMisses.inc(rows - hits);
+        return { values, hits };
+      }
+      const missing = remote;
+      return guarded("get", () => shared!.mget(cacheKeys(namespace, batch, missing))).then((got) => {
         if (got) {
           let remoteHits = 0;
-          for (let j = 0; j < remote.length; j++) {
+          for (let j = 0; j < missing.length; j++) {
             const v = got[j];
             if (v === undefined) continue;
-            const i = remote[j]!;
+            const i = missing[j]!;
             values[i] = v;
-            lru?.set(keys[i]!, v);
+            mem?.set(words, i, hashes[i]!, v);
             remoteHits++;
           }
-          if (remoteHits > 0) metrics.cacheHits.inc({ tier: shared.name }, remoteHits);
+          if (remoteHits > 0) metrics.cacheHits.inc({ tier: shared!.name }, remoteHits);
           hits += remoteHits;
         }
-      }
-      const misses = keys.length - hits;
-      if (misses > 0) metrics.cacheMisses.inc(misses);
-      return { values, hits };
+        if (rows > hits) metrics.cacheMisses.inc(rows - hits);
+        return { values, hits };
+      });
     },
 
-    store(entries) {
-      if (entries.length === 0) return;
-      if (shared) void guarded("set", () => shared.mset(entries, opts.ttlSeconds));
-      if (!lru) return;
-      if (entries.length < BIG_ROWS) {
-        for (const [k, v] of entries) lru.set(k, v);
-        return;
+    store(namespace, batch, index, values) {
+      if (index.length === 0) return;
+      const mem = tableFor(namespace);
+      if (mem)
+        for (let j = 0; j < index.length; j++) mem.set(batch.words, index[j]!, batch.hashes[index[j]!]!, values[j]!);
+      if (shared) {
+        const keys = cacheKeys(namespace, batch, index);
+        const entries: [string, number][] = new Array(index.length);
+        for (let j = 0; j < index.length; j++) entries[j] = [keys[j]!, values[j]!];
+        void guarded("set", () => shared.mset(entries, opts.ttlSeconds));
       }
-      // A big fill takes turns with I/O, slice by slice, after the response has gone out.
-      void (async () => {
-        for (let start = 0; start < entries.length; start += BIG_ROWS) {
-          await nextTurn();
-          const end = Math.min(entries.length, start + BIG_ROWS);
-          for (let i = start; i < end; i++) lru.set(entries[i]![0], entries[i]![1]);
-        }
-      })();
     },
 
     status() {
@@ -157,4 +169,17 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
       await shared?.close();
     },
   };
+}
+
+/**
+ * Shared-backend keys for some rows of a batch: the model namespace (version and sha256 prefix, see
+ * ModelInfo) plus the base64 of the row's exact float32 bits, so two inputs share a key exactly when the
+ * model cannot tell them apart, and a new model version never reads old values.
+ */
+export function cacheKeys(namespace: string, batch: Pick<RowBatch, "tensor">, index: readonly number[]): string[] {
+  const { tensor } = batch;
+  const bytes = Buffer.from(tensor.buffer, tensor.byteOffset, tensor.byteLength);
+  const prefix = `hp:${namespace}:`;
+  const rowBytes = ROW_WORDS * 4;
+  return index.map((r) => prefix + bytes.toString("base64", r * rowBytes, (r + 1) * rowBytes));
 }
