@@ -37,6 +37,14 @@ function boundsFromSchema(): Bound[] {
 const BOUNDS = boundsFromSchema();
 const WIDTH = FEATURES.length;
 
+/** Whether `v` satisfies HouseSchema's rule for feature number `c` (FEATURES order): finite and within bounds. */
+export function featureOk(c: number, v: number): boolean {
+  const b = BOUNDS[c];
+  if (!b || !Number.isFinite(v)) return false;
+  if (b.loInclusive ? v < b.lo : v <= b.lo) return false;
+  return b.hiInclusive ? v <= b.hi : v < b.hi;
+}
+
 /**
  * The hot path of validation: checks a row against HouseSchema's rules and writes it straight into the
  * model's float32 tensor, with no allocation. Returns false on any violation; the caller then asks zod
@@ -50,10 +58,7 @@ export function packHouse(row: unknown, out: Float32Array, rowIndex: number): bo
   const base = rowIndex * WIDTH;
   for (let c = 0; c < WIDTH; c++) {
     const v = (row as Record<string, unknown>)[FEATURES[c]!];
-    if (typeof v !== "number" || !Number.isFinite(v) || !Object.hasOwn(row, FEATURES[c]!)) return false;
-    const b = BOUNDS[c]!;
-    if (b.loInclusive ? v < b.lo : v <= b.lo) return false;
-    if (b.hiInclusive ? v > b.hi : v >= b.hi) return false;
+    if (typeof v !== "number" || !featureOk(c, v) || !Object.hasOwn(row, FEATURES[c]!)) return false;
     out[base + c] = v;
   }
   return true;
