@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
+import { getHeapStatistics } from "node:v8";
 import { createPredictionCache, type PredictionCache } from "./cache";
 import { createRedisBackend } from "./cache/redis";
 import type { CacheBackend } from "./cache/types";
@@ -82,6 +83,14 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
 
+/** Share of V8's heap limit in use above which big bodies are refused (503) rather than parsed. */
+const HEAP_PRESSURE_LIMIT = 0.75;
+/** V8 heap in use as a share of its limit (`--max-old-space-size` and the young generation). */
+function heapPressure(): number {
+  const h = getHeapStatistics();
+  return h.used_heap_size / h.heap_size_limit;
+}
+
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
@@ -144,7 +153,38 @@ export function createService(deps: ServiceDeps): Service {
   const legacy = (status: number, body: Record<string, unknown>) =>
     jsonResponse(status, { ...body, app_identifier: instanceId });
 
-  /** Reads and parses a JSON body: 415, 413 and 400 before any validation. */
+  // Memory admission: bytes of bodies held from reading until the response is built (see MAX_INFLIGHT_BODY_BYTES).
+  let bodyBytesInFlight = 0;
+  const bodyBytesHeld = new WeakMap<CoreRequest, number>();
+  const bodyLimit = config.MAX_INFLIGHT_BODY_BYTES;
+  const overloaded = (detail: string): Result<never> => {
+    metrics.rejected.inc({ reason: "overloaded" });
+    return fail("overloaded", detail, { headers: { "retry-after": "1" } });
+  };
+  /** Holds `bytes` of body for this request, or says why not (the first body is always admitted). */
+  function admitBody(req: CoreRequest, bytes: number): Result<true> | undefined {
+    if (bytes <= 0) return undefined;
+    if (bodyLimit > 0 && bodyBytesInFlight > 0 && bodyBytesInFlight + bytes > bodyLimit) {
+      return overloaded(
+        `The server is holding ${bodyBytesInFlight} bytes of request bodies (MAX_INFLIGHT_BODY_BYTES ${bodyLimit}); try again shortly`,
+      );
+    }
+    // A big body parses into many times its size; refuse it while the heap is already near its cap.
+    if (bytes >= BIG_BYTES && heapPressure() > HEAP_PRESSURE_LIMIT) {
+      return overloaded("The server is short of memory; try again shortly");
+    }
+    bodyBytesInFlight += bytes;
+    bodyBytesHeld.set(req, (bodyBytesHeld.get(req) ?? 0) + bytes);
+    return undefined;
+  }
+  function releaseBody(req: CoreRequest): void {
+    const held = bodyBytesHeld.get(req);
+    if (held === undefined) return;
+    bodyBytesHeld.delete(req);
+    bodyBytesInFlight -= held;
+  }
+
+  /** Reads and parses a JSON body: 415, 413, 503 (memory admission) and 400 before any validation. */
   async function readJson(req: CoreRequest): Promise<Result<unknown>> {
     if (!isJsonContentType(req.headers["content-type"])) {
       return fail(
@@ -153,8 +193,14 @@ export function createService(deps: ServiceDeps): Service {
       );
     }
     const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > config.MAX_BODY_BYTES) {
+    const known = Number.isSafeInteger(declared) && declared >= 0;
+    if (known && declared > config.MAX_BODY_BYTES) {
       return fail("payload_too_large", `The body is ${declared} bytes; the limit is ${config.MAX_BODY_BYTES}`);
+    }
+    // Admitted before reading when the size is declared; a chunked body is counted once it has arrived.
+    if (known) {
+      const refused = admitBody(req, declared);
+      if (refused) return refused;
     }
     const body = await req.body(config.MAX_BODY_BYTES);
     if (!body.ok) {
@@ -162,6 +208,10 @@ export function createService(deps: ServiceDeps): Service {
         return fail("payload_too_large", `The body exceeds the limit of ${config.MAX_BODY_BYTES} bytes`);
       }
       return fail("bad_request", "The request body could not be read");
+    }
+    if (!known) {
+      const refused = admitBody(req, body.bytes.length);
+      if (refused) return refused;
     }
     if (body.bytes.length >= BIG_BYTES) await nextTurn();
     return parseJson(body.bytes);
@@ -464,6 +514,8 @@ export function createService(deps: ServiceDeps): Service {
       // A bug, not an expected failure: log it whole, tell the client nothing about internals.
       logger.error("unhandled error", { route: endpoint.route, error: err instanceof Error ? err.stack : String(err) });
       res = problemResponse({ code: "internal", detail: "An unexpected error occurred; it has been logged" });
+    } finally {
+      releaseBody(req);
     }
     return finish(res, endpoint.route, endpoint.method, started);
   }

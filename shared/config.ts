@@ -40,6 +40,11 @@ export const ConfigSchema = z.object({
   MAX_BODY_BYTES: int(1024, 512 * 1024 * 1024, 4 * 1024 * 1024),
   /** Rows of in-flight work above which new prediction requests get 503 (0 = unbounded). */
   MAX_INFLIGHT_ROWS: int(0, 100_000_000, 100_000),
+  /**
+   * Bytes of request bodies being read, parsed and served at once, above which new JSON requests get 503
+   * (0 = unbounded). With MAX_INFLIGHT_ROWS it bounds the heap, so a capped V8 heap cannot run out.
+   */
+  MAX_INFLIGHT_BODY_BYTES: int(0, 4 * 1024 * 1024 * 1024, 16 * 1024 * 1024),
   /** Lifetime of a cached prediction. */
   CACHE_TTL_SECONDS: int(1, 31_536_000, 86_400),
   /** Entries of the in-process LRU cache (0 disables it). */

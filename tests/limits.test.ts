@@ -1,6 +1,8 @@
 /** Abuse and access: per-client rate limits (in-process, Redis across processes, Upstash), API keys, overload. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import net from "node:net";
+import { createHttpServer } from "../server/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_HOUSE } from "../shared/features";
 import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
@@ -165,6 +167,71 @@ describe("overload", () => {
       const refused = replies.find((r) => r.status === 503)!;
       expect(refused.headers.get("retry-after")).toBe("1");
       expect(refused.json().type).toContain("overloaded");
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
+  const bulkOf = (n: number, seed: number) =>
+    JSON.stringify({ houses: Array.from({ length: n }, (_, i) => ({ ...SEED_HOUSE, MedInc: seed + i / 1000 })) });
+
+  it("answers 503 while a slow upload holds the body budget, and admits again once it is done", async () => {
+    const service = testService({ MAX_INFLIGHT_BODY_BYTES: "4096" });
+    const server = createHttpServer(service);
+    const port = await server.listen(0, "127.0.0.1");
+    const url = `http://127.0.0.1:${port}`;
+    const post = (body: string) =>
+      fetch(`${url}/bulk_predict`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    try {
+      await service.holder.load();
+      const slowBody = bulkOf(20, 1); // ≈ 3 KB, declared up front
+      const other = bulkOf(12, 2); // ≈ 1.8 KB: together over 4,096 bytes
+      expect(Buffer.byteLength(slowBody)).toBeGreaterThan(2500);
+      expect(Buffer.byteLength(slowBody) + Buffer.byteLength(other)).toBeGreaterThan(4096);
+
+      const socket = net.connect(port, "127.0.0.1");
+      await new Promise((r) => socket.once("connect", r));
+      let raw = "";
+      socket.on("data", (d) => (raw += d.toString()));
+      socket.write(
+        `POST /bulk_predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(slowBody)}\r\nconnection: close\r\n\r\n${slowBody.slice(0, 100)}`,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+
+      const refused = await post(other);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      const problem = (await refused.json()) as { type: string; detail: string };
+      expect(problem.type).toBe("https://house-price.dev/problems/overloaded");
+      expect(problem.detail).toContain("MAX_INFLIGHT_BODY_BYTES 4096");
+
+      socket.write(slowBody.slice(100));
+      await new Promise((r) => socket.once("close", r));
+      expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+      expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)).house_values).toHaveLength(20);
+
+      // The slow body's bytes were released with its response: the same request now goes through.
+      const admitted = await post(other);
+      expect(admitted.status).toBe(200);
+      expect(((await admitted.json()) as { house_values: number[] }).house_values).toHaveLength(12);
+    } finally {
+      await server.drain(1000);
+      await service.close();
+    }
+  });
+
+  it("always admits one body on its own, even one larger than the budget", async () => {
+    const host = await standaloneHost(testService({ MAX_INFLIGHT_BODY_BYTES: "1024" }));
+    try {
+      const r = await host.send("POST", "/bulk_predict", {
+        body: bulkOf(30, 3),
+        headers: { "content-type": "application/json" },
+      });
+      expect(r.status).toBe(200);
+      expect(r.json().house_values).toHaveLength(30);
     } finally {
       await host.close();
     }

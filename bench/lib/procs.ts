@@ -4,6 +4,7 @@ import { cpSync, existsSync, readFileSync, readdirSync, readlinkSync, rmSync } f
 import http from "node:http";
 import net from "node:net";
 import { resolve } from "node:path";
+import { NODE_FLAGS } from "../../server/node-flags";
 import type { LoadResult, LoadSpec } from "./driver";
 
 export const HOST = "127.0.0.1";
@@ -110,10 +111,11 @@ export function useServerScript(path: string): void {
   serverScript = resolve(path);
 }
 
-/** Starts `node dist/server/main.js` (the snapshot) on a free port (LOG_LEVEL=warn, loopback only). */
+/** Starts `node <NODE_FLAGS> dist/server/main.js` (the snapshot) on a free port (LOG_LEVEL=warn, loopback only). */
 export async function spawnServer(env: Record<string, string> = {}, port?: number): Promise<Proc> {
   port ??= await freePort();
-  const child = spawn(process.execPath, [serverScript], {
+  // The production V8 flags (server/node-flags.ts); --server-env NODE_OPTIONS=… adds to them.
+  const child = spawn(process.execPath, [...NODE_FLAGS, serverScript], {
     cwd: process.cwd(),
     env: { ...process.env, PORT: String(port), HOST, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

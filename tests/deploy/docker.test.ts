@@ -3,6 +3,7 @@
  * builds and runs the same production artifact without Docker).
  */
 import { describe, expect, it } from "vitest";
+import { NODE_FLAGS } from "../../server/node-flags";
 import { dockerignore, read } from "./helpers";
 
 interface Stage {
@@ -126,5 +127,24 @@ describe(".dockerignore", () => {
     ]) {
       expect(ignored(out), out).toBe(true);
     }
+  });
+});
+
+describe("V8 heap caps (server/node-flags.ts)", () => {
+  const flags = NODE_FLAGS.join(" ");
+
+  it("are the container's NODE_OPTIONS", () => {
+    expect(read("Dockerfile")).toContain(`ENV NODE_OPTIONS="${flags}"`);
+  });
+
+  it("are what `npm start` runs the server with", () => {
+    const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toContain(`node ${flags} dist/server/main.js`);
+  });
+
+  it("are the Function App's Node.js worker arguments", () => {
+    const fnApp = read("infra", "bicep", "modules", "functionapp.bicep");
+    expect(fnApp).toContain(`param nodeArguments string = '${flags}'`);
+    expect(fnApp).toMatch(/name: 'languageWorkers__node__arguments'\s*\n\s*value: nodeArguments/);
   });
 });

@@ -27,6 +27,9 @@ param modelStoreTimeoutMs int = 30000
 param maxBatch int = 10000
 param maxBodyBytes int = 4194304
 param maxInflightRows int = 100000
+param maxInflightBodyBytes int = 16777216
+@description('Node.js flags of the worker process: the same V8 heap caps as the container (BENCHMARKS.md, "Memory").')
+param nodeArguments string = '--max-semi-space-size=4 --max-old-space-size=128'
 param cacheTtlSeconds int = 86400
 param cacheMaxEntries int = 50000
 param cacheTimeoutMs int = 50
@@ -117,6 +120,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: 'ClientId=${identityClientId};Authorization=AAD'
         }
         {
+          // Arguments for the Node.js worker process (the host's languageWorkers:node:arguments).
+          name: 'languageWorkers__node__arguments'
+          value: nodeArguments
+        }
+        {
           // DefaultAzureCredential picks the user-assigned identity for the model blob.
           name: 'AZURE_CLIENT_ID'
           value: identityClientId
@@ -141,6 +149,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'MAX_INFLIGHT_ROWS'
           value: string(maxInflightRows)
+        }
+        {
+          name: 'MAX_INFLIGHT_BODY_BYTES'
+          value: string(maxInflightBodyBytes)
         }
         {
           name: 'CACHE_TTL_SECONDS'

@@ -1,0 +1,218 @@
+import { featureOk } from "./fast-house";
+import { FEATURES } from "./features";
+
+const WIDTH = FEATURES.length;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const ALL_SEEN = (1 << WIDTH) - 1;
+
+// Keys are compared as raw bytes: a key that matches one of these exactly (closing quote included) cannot
+// contain an escape, so its JSON.parse value is this very name.
+const NAMES = FEATURES.map((f) => Uint8Array.from(f, (ch) => ch.charCodeAt(0)));
+const HOUSES = Uint8Array.from('"houses"', (ch) => ch.charCodeAt(0));
+// The shortest possible house, `{"MedInc":1,...}`: sets an upper bound on the rows a body can hold, so the
+// bulk tensor is allocated once and never grown.
+const MIN_HOUSE = 2 + (WIDTH - 1) + FEATURES.reduce((n, f) => n + f.length + 4, 0);
+// 10^0..10^22: every one is exact in a double, which is what makes Clinger's fast path correctly rounded.
+const POW10 = Array.from({ length: 23 }, (_, e) => Number(`1e${e}`));
+const ASCII = new TextDecoder();
+
+/** Where the last readNumber or matchKey stopped; a module slot rather than a tuple, so nothing is allocated. */
+let end = 0;
+
+function skipWs(b: Uint8Array, i: number): number {
+  const n = b.length;
+  while (i < n) {
+    const ch = b[i]!;
+    if (ch !== 0x20 && ch !== 0x0a && ch !== 0x0d && ch !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+function isDigit(ch: number): boolean {
+  return ch >= ZERO && ch <= NINE;
+}
+
+/**
+ * A JSON number (RFC 8259 grammar) starting at `i`, as JSON.parse would read it; NaN if the bytes are not one,
+ * which featureOk rejects like any other bad value. Sets `end`.
+ */
+function readNumber(b: Uint8Array, i: number): number {
+  const n = b.length;
+  const start = i;
+  let ch = i < n ? b[i]! : -1;
+  const neg = ch === MINUS;
+  if (neg) ch = ++i < n ? b[i]! : -1;
+  // m holds at most 15 significant digits, so it stays an exact integer below 2^53; `many` marks a number with
+  // more, whose value Number() computes instead. scale is the decimal exponent that the fraction digits add.
+  let m = 0;
+  let digits = 0;
+  let many = false;
+  let scale = 0;
+  if (ch === ZERO) {
+    ch = ++i < n ? b[i]! : -1;
+    if (isDigit(ch)) return NaN; // leading zero: "01"
+  } else if (ch > ZERO && ch <= NINE) {
+    do {
+      if (digits < 15) {
+        m = m * 10 + (ch - ZERO);
+        digits++;
+      } else {
+        many = true;
+      }
+      ch = ++i < n ? b[i]! : -1;
+    } while (isDigit(ch));
+  } else {
+    return NaN;
+  }
+  if (ch === DOT) {
+    ch = ++i < n ? b[i]! : -1;
+    if (!isDigit(ch)) return NaN; // "1."
+    do {
+      // Zeros before the first significant digit only move the decimal point.
+      if (m === 0 && ch === ZERO) {
+        scale--;
+      } else if (digits < 15) {
+        m = m * 10 + (ch - ZERO);
+        digits++;
+        scale--;
+      } else {
+        many = true;
+      }
+      ch = ++i < n ? b[i]! : -1;
+    } while (isDigit(ch));
+  }
+  let exp = 0;
+  if (ch === 0x65 || ch === 0x45) {
+    ch = ++i < n ? b[i]! : -1;
+    const expNeg = ch === MINUS;
+    if (expNeg || ch === PLUS) ch = ++i < n ? b[i]! : -1;
+    if (!isDigit(ch)) return NaN; // "1e"
+    do {
+      // Capped so a long exponent cannot lose precision; such a number goes to Number() anyway.
+      if (exp < 100000) exp = exp * 10 + (ch - ZERO);
+      ch = ++i < n ? b[i]! : -1;
+    } while (isDigit(ch));
+    if (expNeg) exp = -exp;
+  }
+  end = i;
+  if (!many) {
+    if (m === 0) return neg ? -0 : 0;
+    const e = exp + scale;
+    // Clinger: m and 10^|e| are both exact doubles, so the one multiplication or division rounds correctly.
+    if (e >= 0 && e <= 22) return neg ? -(m * POW10[e]!) : m * POW10[e]!;
+    if (e < 0 && e >= -22) return neg ? -(m / POW10[-e]!) : m / POW10[-e]!;
+  }
+  // Rare (17-digit doubles, large exponents): the slice is ASCII by construction; Number() rounds it as JSON.parse.
+  return Number(ASCII.decode(b.subarray(start, i)));
+}
+
+function sameBytes(b: Uint8Array, i: number, name: Uint8Array): boolean {
+  const len = name.length;
+  if (i + len >= b.length || b[i + len] !== QUOTE) return false;
+  for (let k = 0; k < len; k++) if (b[i + k] !== name[k]) return false;
+  return true;
+}
+
+/** The column of the key whose text starts at `i` (after the opening quote), or -1. Sets `end`. */
+function matchKey(b: Uint8Array, i: number, guess: number): number {
+  // Most clients send the keys in FEATURES order, so the guess usually matches first time.
+  let c = guess < WIDTH && sameBytes(b, i, NAMES[guess]!) ? guess : -1;
+  for (let k = 0; c < 0 && k < WIDTH; k++) if (sameBytes(b, i, NAMES[k]!)) c = k;
+  if (c >= 0) end = i + NAMES[c]!.length + 1;
+  return c;
+}
+
+/** One house object starting at `i`, written into out[base..base+7]; the index after its `}`, or -1. */
+function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number): number {
+  const n = b.length;
+  if (i >= n || b[i] !== LBRACE) return -1;
+  i = skipWs(b, i + 1);
+  let seen = 0;
+  for (let k = 0; ; k++) {
+    if (i >= n || b[i] !== QUOTE) return -1;
+    const c = matchKey(b, i + 1, k);
+    // Duplicates bail rather than emulate JSON.parse's last-one-wins.
+    if (c < 0 || (seen & (1 << c)) !== 0) return -1;
+    seen |= 1 << c;
+    i = skipWs(b, end);
+    if (i >= n || b[i] !== COLON) return -1;
+    const v = readNumber(b, skipWs(b, i + 1));
+    if (!featureOk(c, v)) return -1;
+    out[base + c] = v;
+    i = skipWs(b, end);
+    if (i >= n) return -1;
+    const ch = b[i];
+    if (ch === RBRACE) return seen === ALL_SEEN ? i + 1 : -1;
+    if (ch !== COMMA) return -1;
+    i = skipWs(b, i + 1);
+  }
+}
+
+/**
+ * The /predict fast path on the raw UTF-8 body: true if `bytes` is exactly what JSON.parse + packHouse accept,
+ * with the same float32 values written at `out[rowIndex*8 + column]`, and nothing allocated for ordinary numbers.
+ * False means "not handled here": the caller takes the slow path, which produces the precise error. It is
+ * conservative, so a few bodies the slow path accepts still return false (duplicate keys, escaped keys, a BOM).
+ * Like packHouse, a false return may leave that row of `out` partly written.
+ */
+export function scanHouse(bytes: Uint8Array, out: Float32Array, rowIndex: number): boolean {
+  const i = scanObject(bytes, skipWs(bytes, 0), out, rowIndex * WIDTH);
+  return i >= 0 && true;
+}
+
+/**
+ * The /bulk_predict fast path on the raw UTF-8 body `{"houses":[...]}`: the same tensor as JSON.parse + packBulk
+ * (length exactly rows*8, byteOffset 0), or undefined when not handled here, including an empty array and more
+ * than `maxRows` houses, so the slow path can answer with the right error (the 413 among them).
+ */
+export function scanHouses(
+  bytes: Uint8Array,
+  maxRows: number = Infinity,
+): { tensor: Float32Array; rows: number } | undefined {
+  const b = bytes;
+  const n = b.length;
+  let i = skipWs(b, 0);
+  if (i >= n || b[i] !== LBRACE) return undefined;
+  i = skipWs(b, i + 1);
+  if (i + HOUSES.length > n) return undefined;
+  for (let k = 0; k < HOUSES.length; k++) if (b[i + k] !== HOUSES[k]) return undefined;
+  i = skipWs(b, i + HOUSES.length);
+  if (i >= n || b[i] !== COLON) return undefined;
+  i = skipWs(b, i + 1);
+  if (i >= n || b[i] !== LBRACKET) return undefined;
+  i = skipWs(b, i + 1);
+  // Every house takes at least MIN_HOUSE bytes plus a separator, so this many rows always fit.
+  const capacity = Math.floor(Math.min((n - i + 1) / (MIN_HOUSE + 1), maxRows));
+  if (!(capacity >= 1)) return undefined;
+  let tensor = new Float32Array(capacity * WIDTH);
+  let rows = 0;
+  for (;;) {
+    if (rows >= capacity) return undefined;
+    i = scanObject(b, i, tensor, rows * WIDTH);
+    if (i < 0) return undefined;
+    rows++;
+    i = skipWs(b, i);
+    if (i >= n) return undefined;
+    const ch = b[i];
+    if (ch === RBRACKET) break;
+    if (ch !== COMMA) return undefined;
+    i = skipWs(b, i + 1);
+  }
+  i = skipWs(b, i + 1);
+  if (i >= n || b[i] !== RBRACE || skipWs(b, i + 1) !== n) return undefined;
+  // The consumer needs an exact-length tensor; slice copies into a fresh buffer at byteOffset 0.
+  if (rows < capacity) tensor = tensor.slice(0, rows * WIDTH);
+  return { tensor, rows };
+}

@@ -1,0 +1,70 @@
+/**
+ * The production heap caps (server/node-flags.ts) are safe only if no burst of requests can hold more than the
+ * heap: a real server process with those flags is flooded with maximum-size bodies, valid and hostile at once.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SEED_HOUSE } from "../shared/features";
+import { NODE_FLAGS } from "../server/node-flags";
+import { freePort } from "./support/ports";
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+/** `[[],[],…]`: the JSON that expands most when parsed (~10 heap bytes per body byte), just under the body limit. */
+const junk = "[" + "[],".repeat(Math.floor((MAX_BODY - 3) / 3)) + "[]]";
+/** A valid 10,000-row bulk (~1.3 MB). */
+const bulk = JSON.stringify({
+  houses: Array.from({ length: 10_000 }, (_, i) => ({ ...SEED_HOUSE, Population: 1000 + i })),
+});
+
+describe("memory admission under the production heap caps", () => {
+  let child: ChildProcess;
+  let url: string;
+  let stderr = "";
+  beforeAll(async () => {
+    if (!existsSync("dist/server/main.js")) throw new Error("run `npm run build` first (npm test does)");
+    const port = await freePort();
+    child = spawn(process.execPath, [...NODE_FLAGS, "dist/server/main.js"], {
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "error" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    child.stderr!.on("data", (d) => (stderr += String(d)));
+    url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 200; i++) {
+      const r = await fetch(`${url}/health`).catch(() => undefined);
+      if (r?.status === 200) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`server did not become healthy: ${stderr}`);
+  });
+  afterAll(() => {
+    child?.kill("SIGKILL");
+  });
+
+  it("answers a flood of 4 MiB hostile bodies and 10,000-row bulks with 200, 4xx or 503, and stays up", async () => {
+    expect(junk.length).toBeLessThanOrEqual(MAX_BODY);
+    const post = (path: string, body: string) =>
+      fetch(`${url}${path}`, { method: "POST", body, headers: { "content-type": "application/json" } }).then(
+        async (r) => ({ status: r.status, text: await r.text() }),
+        (err: unknown) => ({ status: 0, text: String(err) }),
+      );
+    const statuses: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      const replies = await Promise.all([
+        ...Array.from({ length: 16 }, () => post("/predict", junk)),
+        ...Array.from({ length: 8 }, () => post("/bulk_predict", junk)),
+        ...Array.from({ length: 8 }, () => post("/bulk_predict", bulk)),
+      ]);
+      statuses.push(...replies.map((r) => r.status));
+      expect(child.exitCode, stderr).toBeNull();
+    }
+    const unexpected = statuses.filter((s) => s !== 200 && s !== 422 && s !== 503);
+    expect(unexpected, `statuses: ${JSON.stringify(statuses)}; stderr: ${stderr}`).toEqual([]);
+    expect(statuses).toContain(200); // the valid bulks that were admitted were served
+    expect(statuses).toContain(422); // the hostile bodies that were admitted were rejected by validation
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(stderr).not.toMatch(/heap out of memory|FATAL ERROR/);
+  }, 120_000);
+});
