@@ -26,8 +26,16 @@ const MIN_HOUSE = 2 + (WIDTH - 1) + FEATURES.reduce((n, f) => n + f.length + 4, 
 // 10^0..10^22: every one is exact in a double, which is what makes Clinger's fast path correctly rounded.
 const POW10 = Array.from({ length: 23 }, (_, e) => Number(`1e${e}`));
 const ASCII = new TextDecoder();
+// Below this, m * 10 + 9 < 2^53: another digit still leaves m exact.
+const M_LIMIT = Math.floor((2 ** 53 - 9) / 10);
 
-/** Where the last readNumber or matchKey stopped; a module slot rather than a tuple, so nothing is allocated. */
+// Numbers that needed Number() since scanHouses last reset it (see PROBE_ROWS).
+let slowNumbers = 0;
+// scanHouses looks at this many rows first: if they are mostly full-precision doubles (17 digits, as
+// Python's repr writes them), JSON.parse is faster than scanning plus Number(), so it hands over.
+const PROBE_ROWS = 16;
+
+// Where the last matchKey stopped: a module slot rather than a returned tuple, so nothing is allocated.
 let end = 0;
 
 function skipWs(b: Uint8Array, i: number): number {
@@ -40,82 +48,93 @@ function skipWs(b: Uint8Array, i: number): number {
   return i;
 }
 
+// The text of an ASCII slice. Short ones (every plain double) are built by hand: cheaper than a
+// subarray plus a TextDecoder call, which is what made 17-digit bodies slower than JSON.parse.
+function asciiText(b: Uint8Array, from: number, to: number): string {
+  if (to - from > 40) return ASCII.decode(b.subarray(from, to));
+  let text = "";
+  for (let k = from; k < to; k++) text += String.fromCharCode(b[k]!);
+  return text;
+}
+
 function isDigit(ch: number): boolean {
   return ch >= ZERO && ch <= NINE;
 }
 
-/**
- * A JSON number (RFC 8259 grammar) starting at `i`, as JSON.parse would read it; NaN if the bytes are not one,
- * which featureOk rejects like any other bad value. Sets `end`.
- */
-function readNumber(b: Uint8Array, i: number): number {
+// Reads the JSON number (RFC 8259 grammar) starting at `i` exactly as JSON.parse would, checks it against
+// feature `c` and stores it at out[at]; returns the index after it, or -1. Storing here rather than returning
+// the double keeps it unboxed: only small integers cross the call.
+function packNumber(b: Uint8Array, i: number, c: number, out: Float32Array, at: number): number {
   const n = b.length;
   const start = i;
   let ch = i < n ? b[i]! : -1;
   const neg = ch === MINUS;
   if (neg) ch = ++i < n ? b[i]! : -1;
-  // m holds at most 15 significant digits, so it stays an exact integer below 2^53; `many` marks a number with
-  // more, whose value Number() computes instead. scale is the decimal exponent that the fraction digits add.
+  // m collects the significant digits while it stays an exact integer below 2^53 (every 15-digit and most
+  // 16-digit significands); `slow` marks a number with more (or a huge exponent), whose value Number()
+  // computes instead. scale is what the fraction digits add to the decimal exponent.
   let m = 0;
-  let digits = 0;
-  let many = false;
+  let slow = false;
   let scale = 0;
   if (ch === ZERO) {
     ch = ++i < n ? b[i]! : -1;
-    if (isDigit(ch)) return NaN; // leading zero: "01"
+    if (isDigit(ch)) return -1; // leading zero: "01"
   } else if (ch > ZERO && ch <= NINE) {
     do {
-      if (digits < 15) {
-        m = m * 10 + (ch - ZERO);
-        digits++;
-      } else {
-        many = true;
-      }
+      if (m < M_LIMIT) m = m * 10 + (ch - ZERO);
+      else slow = true;
       ch = ++i < n ? b[i]! : -1;
     } while (isDigit(ch));
   } else {
-    return NaN;
+    return -1;
   }
   if (ch === DOT) {
     ch = ++i < n ? b[i]! : -1;
-    if (!isDigit(ch)) return NaN; // "1."
+    if (!isDigit(ch)) return -1; // "1."
     do {
       // Zeros before the first significant digit only move the decimal point.
       if (m === 0 && ch === ZERO) {
         scale--;
-      } else if (digits < 15) {
+      } else if (m < M_LIMIT) {
         m = m * 10 + (ch - ZERO);
-        digits++;
         scale--;
       } else {
-        many = true;
+        slow = true;
       }
       ch = ++i < n ? b[i]! : -1;
     } while (isDigit(ch));
   }
   let exp = 0;
   if (ch === 0x65 || ch === 0x45) {
+    // "e" or "E"
     ch = ++i < n ? b[i]! : -1;
     const expNeg = ch === MINUS;
     if (expNeg || ch === PLUS) ch = ++i < n ? b[i]! : -1;
-    if (!isDigit(ch)) return NaN; // "1e"
+    if (!isDigit(ch)) return -1; // "1e"
     do {
-      // Capped so a long exponent cannot lose precision; such a number goes to Number() anyway.
+      // Past the cap, Number() takes over: a truncated exponent plus a huge fraction scale could land in range.
       if (exp < 100000) exp = exp * 10 + (ch - ZERO);
+      else slow = true;
       ch = ++i < n ? b[i]! : -1;
     } while (isDigit(ch));
     if (expNeg) exp = -exp;
   }
-  end = i;
-  if (!many) {
-    if (m === 0) return neg ? -0 : 0;
-    const e = exp + scale;
+  const e = exp + scale;
+  let v: number;
+  if (!slow && m === 0) {
+    v = 0;
+  } else if (!slow && e >= -22 && e <= 22) {
     // Clinger: m and 10^|e| are both exact doubles, so the one multiplication or division rounds correctly.
-    if (e >= 0 && e <= 22) return neg ? -(m * POW10[e]!) : m * POW10[e]!;
-    if (e < 0 && e >= -22) return neg ? -(m / POW10[-e]!) : m / POW10[-e]!;
+    v = e >= 0 ? m * POW10[e]! : m / POW10[-e]!;
+  } else {
+    // 17-digit doubles, big exponents: the slice is ASCII by construction, and Number() rounds as JSON.parse.
+    v = Number(asciiText(b, neg ? start + 1 : start, i));
+    slowNumbers++;
   }
-  // Rare (17-digit doubles, large exponents): the slice is ASCII by construction; Number() rounds it as JSON.parse.
-  return Number(ASCII.decode(b.subarray(start, i)));
+  if (neg) v = -v;
+  if (!featureOk(c, v)) return -1;
+  out[at] = v;
+  return i;
 }
 
 function sameBytes(b: Uint8Array, i: number, name: Uint8Array): boolean {
@@ -125,7 +144,7 @@ function sameBytes(b: Uint8Array, i: number, name: Uint8Array): boolean {
   return true;
 }
 
-/** The column of the key whose text starts at `i` (after the opening quote), or -1. Sets `end`. */
+// The column of the key whose text starts at `i` (after the opening quote), or -1. Sets `end`.
 function matchKey(b: Uint8Array, i: number, guess: number): number {
   // Most clients send the keys in FEATURES order, so the guess usually matches first time.
   let c = guess < WIDTH && sameBytes(b, i, NAMES[guess]!) ? guess : -1;
@@ -134,7 +153,7 @@ function matchKey(b: Uint8Array, i: number, guess: number): number {
   return c;
 }
 
-/** One house object starting at `i`, written into out[base..base+7]; the index after its `}`, or -1. */
+// One house object starting at `i`, written into out[base..base+7]; the index after its `}`, or -1.
 function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number): number {
   const n = b.length;
   if (i >= n || b[i] !== LBRACE) return -1;
@@ -148,10 +167,9 @@ function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number): 
     seen |= 1 << c;
     i = skipWs(b, end);
     if (i >= n || b[i] !== COLON) return -1;
-    const v = readNumber(b, skipWs(b, i + 1));
-    if (!featureOk(c, v)) return -1;
-    out[base + c] = v;
-    i = skipWs(b, end);
+    i = packNumber(b, skipWs(b, i + 1), c, out, base + c);
+    if (i < 0) return -1;
+    i = skipWs(b, i);
     if (i >= n) return -1;
     const ch = b[i];
     if (ch === RBRACE) return seen === ALL_SEEN ? i + 1 : -1;
@@ -169,7 +187,7 @@ function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number): 
  */
 export function scanHouse(bytes: Uint8Array, out: Float32Array, rowIndex: number): boolean {
   const i = scanObject(bytes, skipWs(bytes, 0), out, rowIndex * WIDTH);
-  return i >= 0 && true;
+  return i >= 0 && skipWs(bytes, i) === bytes.length;
 }
 
 /**
@@ -198,11 +216,13 @@ export function scanHouses(
   if (!(capacity >= 1)) return undefined;
   let tensor = new Float32Array(capacity * WIDTH);
   let rows = 0;
+  slowNumbers = 0;
   for (;;) {
     if (rows >= capacity) return undefined;
     i = scanObject(b, i, tensor, rows * WIDTH);
     if (i < 0) return undefined;
     rows++;
+    if (rows === PROBE_ROWS && slowNumbers > PROBE_ROWS * 2) return undefined;
     i = skipWs(b, i);
     if (i >= n) return undefined;
     const ch = b[i];

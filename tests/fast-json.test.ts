@@ -8,7 +8,7 @@ const W = FEATURES.length;
 const encoder = new TextEncoder();
 const bytesOf = (text: string) => encoder.encode(text);
 
-/** The slow path the scanner must agree with: strict UTF-8 decode, JSON.parse, then packHouse. */
+// The slow path the scanner must agree with: strict UTF-8 decode, JSON.parse, then packHouse.
 function slowHouse<T extends Float32Array | Float64Array>(bytes: Uint8Array, out: T, rowIndex: number): boolean {
   let parsed: unknown;
   try {
@@ -31,13 +31,11 @@ function slowBulk(bytes: Uint8Array): { tensor: Float32Array; rows: number } | u
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
-/** Doubles compared exactly, -0 apart from 0. */
+// Doubles compared exactly, -0 apart from 0.
 const sameDoubles = (a: Float64Array, b: Float64Array) => a.every((v, i) => Object.is(v, b[i]));
 
-/**
- * Runs scanHouse and the slow path on one body, into float32 tensors and (the scanner only writes through `out[i]
- * = v`) into float64 arrays, which show the parsed doubles before float32 rounding hides a last-bit error.
- */
+// Runs scanHouse and the slow path on one body into float32 tensors, and again into float64 arrays: both only
+// store with `out[i] = v`, so a Float64Array shows the parsed doubles before float32 rounding hides a last-bit error.
 function both(bytes: Uint8Array, rowIndex = 0) {
   const fast32 = new Float32Array(4 * W);
   const slow32 = new Float32Array(4 * W);
@@ -53,17 +51,20 @@ function both(bytes: Uint8Array, rowIndex = 0) {
 const digits = (minLength: number, maxLength: number) =>
   fc.string({ unit: fc.constantFrom(..."0123456789"), minLength, maxLength });
 
-/** Any text in the RFC 8259 number grammar, from short to far more digits than a double holds. */
+// Any text in the RFC 8259 number grammar, from short to far more digits than a double holds.
 const grammarNumber = fc
   .tuple(
     fc.boolean(),
-    fc.oneof(fc.constant("0"), fc.tuple(fc.constantFrom(..."123456789"), digits(0, 24)).map(([a, b]) => a + b)),
+    fc.oneof(
+      fc.constant("0"),
+      fc.tuple(fc.constantFrom(..."123456789"), digits(0, 24)).map(([a, b]) => a + b),
+    ),
     fc.option(digits(1, 25), { nil: undefined }),
     fc.option(fc.tuple(fc.constantFrom("e", "E"), fc.constantFrom("", "+", "-"), digits(1, 4)), { nil: undefined }),
   )
   .map(([neg, int, frac, exp]) => (neg ? "-" : "") + int + (frac ? "." + frac : "") + (exp ? exp.join("") : ""));
 
-/** Numbers of every shape and size, most of them outside some feature's bounds. */
+// Numbers of every shape and size, most of them outside some feature's bounds.
 const wildNumber = fc.oneof(
   fc.double().map((d) => JSON.stringify(d)),
   fc.double({ min: -200, max: 200, noNaN: true }).map((d) => JSON.stringify(d)),
@@ -85,6 +86,8 @@ const wildNumber = fc.oneof(
     "2.2250738585072014e-308",
     "1.7976931348623157e308",
     "9007199254740993",
+    "9007199254740979e-15",
+    "0.9007199254740989",
     "123456789012345e-22",
     "123456789012345e-23",
     "999999999999999e22",
@@ -99,7 +102,7 @@ const wildNumber = fc.oneof(
   ),
 );
 
-/** Grammar numbers below 100 in magnitude, so most fit every feature: one integer digit, exponent at most 1. */
+// Grammar numbers below 100 in magnitude, so most fit every feature: one integer digit, exponent at most 1.
 const smallNumber = (signed: boolean) =>
   fc
     .tuple(
@@ -116,7 +119,7 @@ const smallNumber = (signed: boolean) =>
     )
     .map(([neg, int, frac, exp]) => (neg ? "-" : "") + int + (frac ? "." + frac : "") + (exp ? exp.join("") : ""));
 
-/** Numbers that usually pass feature `column`'s bounds, in the formats clients and hand-written bodies use. */
+// Numbers that usually pass feature `column`'s bounds, in the formats clients and hand-written bodies use.
 const fittingNumber = (column: number) =>
   column < 6
     ? fc.oneof(
@@ -159,16 +162,14 @@ const invalidNumber = fc.constantFrom(
   "1\u00a0",
 );
 
-/** JSON whitespace, usually none. */
+// JSON whitespace, usually none.
 const space = fc.oneof(
   { weight: 4, arbitrary: fc.constant("") },
   fc.string({ unit: fc.constantFrom(" ", "\t", "\n", "\r"), minLength: 1, maxLength: 3 }),
 );
 
-/**
- * A /predict body near a valid house. `slowOnly` marks the changes only the slow path handles (duplicate or
- * escaped keys, a BOM): there the scanner may decline a body JSON.parse accepts; everywhere else it must agree.
- */
+// A /predict body near a valid house. `slowOnly` marks the changes only the slow path handles (duplicate or
+// escaped keys, a BOM): there the scanner may decline a body JSON.parse accepts; everywhere else it must agree.
 const houseBody = fc
   .record({
     order: fc.shuffledSubarray([...FEATURES], { minLength: W, maxLength: W }),
@@ -215,7 +216,7 @@ const houseBody = fc
     return { text, slowOnly: change === "duplicate" || change === "escaped" || change === "bom" };
   });
 
-/** A valid house as clients usually send it: JSON.stringify of in-range doubles, any key order. */
+// A valid house as clients usually send it: JSON.stringify of in-range doubles, any key order.
 const ordinaryHouse = fc
   .tuple(
     fc.shuffledSubarray([...FEATURES], { minLength: W, maxLength: W }),
@@ -287,6 +288,9 @@ describe("scanHouse, the byte-level /predict fast path", () => {
       [3, "123456789012345678901234567890e-29"],
       [4, "1.7976931348623157e308"],
       [5, "9007199254740993"],
+      [5, "6.984126984126984"],
+      [5, "9.007199254740979"],
+      [5, "9.007199254740989"],
       [6, "89.99999999999999999999"],
       [6, "90.00000000000000710542735760100185871124267578125"],
       [7, "-179.99999999999999999999999"],
@@ -294,27 +298,72 @@ describe("scanHouse, the byte-level /predict fast path", () => {
       [7, "-0.0e-5"],
     ];
     for (const [column, number] of cases) {
-      const r = both(bytesOf(JSON.stringify({ ...SEED_HOUSE, [FEATURES[column]!]: 0 }).replace(/(?<=:)0(?=[,}])/, number)));
+      const r = both(
+        bytesOf(JSON.stringify({ ...SEED_HOUSE, [FEATURES[column]!]: 0 }).replace(/(?<=:)0(?=[,}])/, number)),
+      );
       expect(r.slow, number).toBe(true);
       expect(r.fast, number).toBe(true);
       expect(Object.is(r.fast64[column], r.slow64[column]), number).toBe(true);
       expect(bits(r.fast32), number).toEqual(bits(r.slow32));
     }
     // Just past a bound in the last bit of a double: only an exactly rounded parse rejects it like JSON.parse does.
-    const past = both(bytesOf(JSON.stringify({ ...SEED_HOUSE, Latitude: 0 }).replace(":0,", ":90.0000000000000071054273576010018587112426757813,")));
+    const past = both(
+      bytesOf(
+        JSON.stringify({ ...SEED_HOUSE, Latitude: 0 }).replace(
+          ":0,",
+          ":90.0000000000000071054273576010018587112426757813,",
+        ),
+      ),
+    );
     expect(past.slow).toBe(false);
     expect(past.fast).toBe(false);
   });
+
+  it("declines malformed structure and numbers that JSON.parse rejects, with or without whitespace after them", () => {
+    const seed = JSON.stringify(SEED_HOUSE);
+    const bodies = [
+      "",
+      "  ",
+      "{",
+      "{}",
+      seed.slice(0, -1),
+      seed + seed,
+      seed.replace("{", "["),
+      seed.replace(",", " x "),
+      seed.replace(",", ";"),
+      seed.replace(",", ",,"),
+      seed.replace("}", ",}"),
+      seed.replace('"MedInc":', '"MedInc :'),
+      seed.replace('"MedInc":', '"MedInc" '),
+      seed.replace('"MedInc":', '"MedInc";'),
+      seed.replace('"MedInc":', '"MedInc"::'),
+      seed.replace('"MedInc"', "'MedInc'"),
+      seed.replace('"MedInc"', "MedInc"),
+      ...["1.", "1e", "1e+", "-", "01", "-01", "1.e5", "+1", ".5", "1 2", "- 1", "0x1", "1_0"].flatMap((n) => [
+        seed.replace(":41,", `:${n},`),
+        seed.replace(":41,", `:${n} ,`),
+        seed.replace(":41,", `: ${n}\n,`),
+      ]),
+      // A 100,001-digit fraction and a 7-digit exponent: 1e900009, so Infinity, not the 1 a truncated exponent gives.
+      seed.replace(":41,", `:0.${"0".repeat(100000)}1e1000010,`),
+    ];
+    for (const text of bodies) {
+      const r = both(bytesOf(text));
+      expect(r.slow, text.slice(0, 120)).toBe(false);
+      expect(r.fast, text.slice(0, 120)).toBe(false);
+    }
+    const long = both(bytesOf(seed.replace(":41,", `:0.${"0".repeat(100000)}1e100010,`)));
+    expect(long.slow).toBe(true);
+    expect(long.fast).toBe(true);
+    expect(long.fast64[1]).toBe(1e9);
+  });
 });
 
-/** A /bulk_predict body: mostly valid houses, sometimes one near-valid house, with envelope changes. */
+// A /bulk_predict body: mostly valid houses, sometimes one near-valid house, with envelope changes.
 const bulkBody = fc
   .record({
     houses: fc.array(
-      fc.oneof(
-        { weight: 40, arbitrary: fc.tuple(ordinaryHouse, fc.constantFrom(undefined, 1)) },
-        houseBody,
-      ),
+      fc.oneof({ weight: 40, arbitrary: fc.tuple(ordinaryHouse, fc.constantFrom(undefined, 1)) }, houseBody),
       { minLength: 1, maxLength: 50 },
     ),
     change: fc.oneof(
@@ -377,6 +426,37 @@ describe("scanHouses, the byte-level /bulk_predict fast path", () => {
     const packed = scanHouses(body, 3);
     expect(packed?.rows).toBe(3);
     expect(bits(packed!.tensor)).toEqual(bits(slowBulk(body)!.tensor));
+  });
+
+  it("declines malformed envelopes that JSON.parse or packBulk reject", () => {
+    const seed = JSON.stringify(SEED_HOUSE);
+    const bodies = [
+      `{"houses":[${seed}}}`,
+      `{"houses":[${seed}]]}`,
+      `{"houses":[${seed},]}`,
+      `{"houses":[,${seed}]}`,
+      `{"houses":[${seed} ${seed}]}`,
+      `{"houses":[${seed};${seed}]}`,
+      `{"houses":${seed}}`,
+      `{"houses":[${seed}]`,
+      `{"houses" [${seed}]}`,
+      `{"houses";[${seed}]}`,
+      `{"houses":x${seed}]}`,
+      `{"houses":[${seed}]}x`,
+      `{"housesX":[${seed}]}`,
+      `{xhouses":[${seed}]}`,
+      `{"house":[${seed}]}`,
+      `{"houses":[${seed}],}`,
+      `["houses",[${seed}]]`,
+      `["houses":[${seed}]}`,
+      `{"houses":[[${seed}]]}`,
+      `{"houses":[${seed},{}]}`,
+      `{"houses":[${seed}],"houses2":1}`,
+    ];
+    for (const text of bodies) {
+      expect(slowBulk(bytesOf(text)), text).toBeUndefined();
+      expect(scanHouses(bytesOf(text)), text).toBeUndefined();
+    }
   });
 
   it("returns an exact-length tensor at byteOffset 0 however much whitespace the body carries", () => {
