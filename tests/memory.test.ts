@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_HOUSE } from "../shared/features";
-import { NODE_FLAGS } from "../server/node-flags";
+import { NODE_ENV_VARS, NODE_FLAGS } from "../server/node-flags";
 import { freePort } from "./support/ports";
 
 const MAX_BODY = 4 * 1024 * 1024;
@@ -26,7 +26,7 @@ describe("memory admission under the production heap caps", () => {
     if (!existsSync("dist/server/main.js")) throw new Error("run `npm run build` first (npm test does)");
     const port = await freePort();
     child = spawn(process.execPath, [...NODE_FLAGS, "dist/server/main.js"], {
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "error" },
+      env: { ...process.env, ...NODE_ENV_VARS, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "error" },
       stdio: ["ignore", "ignore", "pipe"],
     });
     child.stderr!.on("data", (d) => (stderr += String(d)));

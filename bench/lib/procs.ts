@@ -4,7 +4,7 @@ import { cpSync, existsSync, readFileSync, readdirSync, readlinkSync, rmSync } f
 import http from "node:http";
 import net from "node:net";
 import { resolve } from "node:path";
-import { NODE_FLAGS } from "../../server/node-flags";
+import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";
 import type { LoadResult, LoadSpec } from "./driver";
 
 export const HOST = "127.0.0.1";
@@ -114,10 +114,11 @@ export function useServerScript(path: string): void {
 /** Starts `node <NODE_FLAGS> dist/server/main.js` (the snapshot) on a free port (LOG_LEVEL=warn, loopback only). */
 export async function spawnServer(env: Record<string, string> = {}, port?: number): Promise<Proc> {
   port ??= await freePort();
-  // The production V8 flags (server/node-flags.ts); --server-env NODE_OPTIONS=… adds to them.
-  const child = spawn(process.execPath, [...NODE_FLAGS, serverScript], {
+  // The production V8 flags (server/node-flags.ts); BENCH_NODE_FLAGS="…" replaces them for an experiment.
+  const flags = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? NODE_FLAGS;
+  const child = spawn(process.execPath, [...flags, serverScript], {
     cwd: process.cwd(),
-    env: { ...process.env, PORT: String(port), HOST, LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, ...NODE_ENV_VARS, PORT: String(port), HOST, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   return track(child, port);

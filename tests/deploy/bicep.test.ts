@@ -15,6 +15,7 @@ const KEYS = new Set<string>(CONFIG_KEYS);
 /** App settings that configure the Azure platform (Functions host, App Insights, identity), not the service. */
 const PLATFORM_SETTINGS = new Set([
   "languageWorkers__node__arguments",
+  "MALLOC_ARENA_MAX",
   "AzureWebJobsStorage__accountName",
   "AzureWebJobsStorage__credential",
   "AzureWebJobsStorage__clientId",

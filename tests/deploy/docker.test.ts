@@ -3,7 +3,7 @@
  * builds and runs the same production artifact without Docker).
  */
 import { describe, expect, it } from "vitest";
-import { NODE_FLAGS } from "../../server/node-flags";
+import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";
 import { dockerignore, read } from "./helpers";
 
 interface Stage {
@@ -133,8 +133,10 @@ describe(".dockerignore", () => {
 describe("V8 heap caps (server/node-flags.ts)", () => {
   const flags = NODE_FLAGS.join(" ");
 
-  it("are the container's NODE_OPTIONS", () => {
-    expect(read("Dockerfile")).toContain(`ENV NODE_OPTIONS="${flags}"`);
+  it("are the container's NODE_OPTIONS, next to its malloc settings", () => {
+    const docker = read("Dockerfile");
+    expect(docker).toContain(`ENV NODE_OPTIONS="${flags}"`);
+    for (const [k, v] of Object.entries(NODE_ENV_VARS)) expect(docker).toMatch(new RegExp(`^\\s+${k}=${v}$`, "m"));
   });
 
   it("are what `npm start` runs the server with", () => {
@@ -146,5 +148,8 @@ describe("V8 heap caps (server/node-flags.ts)", () => {
     const fnApp = read("infra", "bicep", "modules", "functionapp.bicep");
     expect(fnApp).toContain(`param nodeArguments string = '${flags}'`);
     expect(fnApp).toMatch(/name: 'languageWorkers__node__arguments'\s*\n\s*value: nodeArguments/);
+    for (const [k, v] of Object.entries(NODE_ENV_VARS)) {
+      expect(fnApp).toMatch(new RegExp(`name: '${k}'\\s*\\n\\s*value: '${v}'`));
+    }
   });
 });

@@ -125,6 +125,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: nodeArguments
         }
         {
+          // glibc malloc arenas, as in the container (server/node-flags.ts).
+          name: 'MALLOC_ARENA_MAX'
+          value: '2'
+        }
+        {
           // DefaultAzureCredential picks the user-assigned identity for the model blob.
           name: 'AZURE_CLIENT_ID'
           value: identityClientId
