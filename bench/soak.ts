@@ -30,6 +30,7 @@ import path from "node:path";
 import { parseConfig } from "../shared/config";
 import { FEATURES } from "../shared/features";
 import { freePort } from "../tests/support/ports";
+import { NODE_ENV_VARS, NODE_FLAGS } from "../server/node-flags";
 
 const HOST = "127.0.0.1";
 const WINDOW_S = 10;
@@ -216,8 +217,9 @@ async function metricsSnapshot(url: string): Promise<string[]> {
 
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["dist/server/main.js"], {
-    env: { ...process.env, PORT: String(port), HOST, LOG_LEVEL: "warn", ...env },
+  // As in production: the container's V8 flags and malloc setting (server/node-flags.ts).
+  const child = spawn(process.execPath, [...NODE_FLAGS, "dist/server/main.js"], {
+    env: { ...process.env, ...NODE_ENV_VARS, PORT: String(port), HOST, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const url = `http://${HOST}:${port}`;

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_HOUSE } from "../../shared/features";
 import { freePort } from "../support/ports";
 import { ROOT, dashboardMetrics, dockerignore } from "./helpers";
+import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";
 
 const SKIP = process.env.SKIP_ARTIFACT_TEST === "1";
 const EXTERNAL_METRICS = new Set(["kube_deployment_status_replicas_available", "kube_deployment_spec_replicas", "up"]);
@@ -96,6 +97,9 @@ describe.skipIf(SKIP)("production artifact (as in the container image)", () => {
       env: {
         PATH: process.env.PATH ?? "",
         NODE_ENV: "production",
+        // The Dockerfile's ENV: the V8 heap caps and the malloc setting (server/node-flags.ts).
+        NODE_OPTIONS: NODE_FLAGS.join(" "),
+        ...NODE_ENV_VARS,
         PORT: String(port),
         HOST: "127.0.0.1",
         LOG_LEVEL: "warn",
