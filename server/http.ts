@@ -63,6 +63,16 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult>
   });
 }
 
+/** Reads the rest of a request body without keeping it; resolves when it has ended or the socket is gone. */
+function discard(req: http.IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.complete || req.destroyed) return resolve();
+    req.once("end", () => resolve());
+    req.once("close", () => resolve());
+    req.resume();
+  });
+}
+
 /** Keep-alive limit: requests one connection may carry before the server closes it. */
 const MAX_REQUESTS_PER_SOCKET = 10_000;
 
@@ -114,9 +124,16 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
         remoteAddress: req.socket.remoteAddress,
       };
       const out = await service.handle(core);
-      // An unread body (415, 401, 429 …) would otherwise be drained from the socket for up to requestTimeout.
-      const unreadBody =
+      let unreadBody =
         !bodyRead && (req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"]) > 0);
+      if (unreadBody && out.status === 503) {
+        // A refused upload (memory admission) is read and discarded before answering: closing on a client that
+        // is still sending resets the connection, and it never sees the 503 and its Retry-After. Discarded
+        // chunks are not kept; requestTimeout bounds how long this can take.
+        await discard(req);
+        unreadBody = false;
+      }
+      // Any other unread body (415, 401, 429 …) would otherwise be drained for up to requestTimeout: close instead.
       const served = (requestsPerSocket.get(req.socket) ?? 0) + 1;
       requestsPerSocket.set(req.socket, served);
       if (draining || out.status === 413 || unreadBody || served >= MAX_REQUESTS_PER_SOCKET) {

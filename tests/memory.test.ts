@@ -61,10 +61,14 @@ describe("memory admission under the production heap caps", () => {
     }
     const unexpected = statuses.filter((s) => s !== 200 && s !== 422 && s !== 503);
     expect(unexpected, `statuses: ${JSON.stringify(statuses)}; stderr: ${stderr}`).toEqual([]);
-    expect(statuses).toContain(200); // the valid bulks that were admitted were served
     expect(statuses).toContain(422); // the hostile bodies that were admitted were rejected by validation
+    expect(statuses).toContain(503); // the rest were refused, with a clean answer rather than a reset
+    // And the flood leaves nothing behind: health and a full-size bulk are served at once.
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
+    const after = await post("/bulk_predict", bulk);
+    expect(after.status).toBe(200);
+    expect((JSON.parse(after.text) as { house_values: number[] }).house_values).toHaveLength(10_000);
     expect(stderr).not.toMatch(/heap out of memory|FATAL ERROR/);
   }, 120_000);
 });
