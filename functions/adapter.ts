@@ -14,10 +14,11 @@ export function toCoreRequest(request: HttpRequest): CoreRequest {
     query: url.searchParams,
     headers,
     // The Functions host has already buffered the body; the limit is still enforced before parsing.
-    body: async (limit) => {
+    body: async (limit, admit) => {
       try {
         const bytes = new Uint8Array(await request.arrayBuffer());
-        return bytes.byteLength > limit ? { ok: false, reason: "too_large" } : { ok: true, bytes };
+        if (bytes.byteLength > limit) return { ok: false, reason: "too_large" };
+        return admit && !admit(bytes.byteLength) ? { ok: false, reason: "refused" } : { ok: true, bytes };
       } catch {
         return { ok: false, reason: "aborted" };
       }

@@ -10,7 +10,10 @@ export interface ServerOptions {
   keepAliveTimeoutMs?: number;
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult> {
+function readBody(req: http.IncomingMessage, limit: number, admit?: (bytes: number) => boolean): Promise<BodyResult> {
+  // A client that left while the request waited (rate limiter, model load) will send no 'end' or 'close'
+  // any more: answer now, or the handler (and the body bytes it holds) would wait forever.
+  if (req.destroyed || req.readableAborted) return Promise.resolve({ ok: false, reason: "aborted" });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -33,6 +36,12 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult>
       resolve(r);
     };
     const onData = (chunk: Buffer) => {
+      if (admit && !admit(chunk.length)) {
+        // Refused (memory admission): the rest is read and discarded, the connection stays usable.
+        done({ ok: false, reason: "refused" });
+        req.resume();
+        return;
+      }
       if (whole && size + chunk.length <= whole.length) {
         chunk.copy(whole, size);
         size += chunk.length;
@@ -117,9 +126,9 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
           return new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
         },
         headers: req.headers as Record<string, string | undefined>,
-        body: (limit) => {
+        body: (limit, admit) => {
           bodyRead = true;
-          return readBody(req, limit);
+          return readBody(req, limit, admit);
         },
         remoteAddress: req.socket.remoteAddress,
       };

@@ -163,20 +163,24 @@ export function createService(deps: ServiceDeps): Service {
     metrics.rejected.inc({ reason: "overloaded" });
     return fail("overloaded", detail, { headers: { "retry-after": "1" } });
   };
-  /** Holds `bytes` of body for this request, or says why not (the first body is always admitted). */
+  /**
+   * Counts `bytes` more of this request's body as held, or says why not. Bytes are counted as they arrive, so
+   * a client that declares a big body and sends it slowly holds only what it has sent; a body is always let
+   * in while no other request holds any.
+   */
   function admitBody(req: CoreRequest, bytes: number): Result<never> | undefined {
-    if (bytes <= 0) return undefined;
-    if (bodyLimit > 0 && bodyBytesInFlight > 0 && bodyBytesInFlight + bytes > bodyLimit) {
+    const mine = bodyBytesHeld.get(req) ?? 0;
+    if (bodyLimit > 0 && bodyBytesInFlight > mine && bodyBytesInFlight + bytes > bodyLimit) {
       return overloaded(
-        `The server is holding ${bodyBytesInFlight} bytes of request bodies (MAX_INFLIGHT_BODY_BYTES ${bodyLimit}); try again shortly`,
+        `The server is holding ${bodyBytesInFlight - mine} bytes of other request bodies (MAX_INFLIGHT_BODY_BYTES ${bodyLimit}); try again shortly`,
       );
     }
     // A big body parses into many times its size; refuse it while the heap is already near its cap.
-    if (bytes >= BIG_BYTES && heapPressure() > HEAP_PRESSURE_LIMIT) {
+    if (mine < BIG_BYTES && mine + bytes >= BIG_BYTES && heapPressure() > HEAP_PRESSURE_LIMIT) {
       return overloaded("The server is short of memory; try again shortly");
     }
     bodyBytesInFlight += bytes;
-    bodyBytesHeld.set(req, (bodyBytesHeld.get(req) ?? 0) + bytes);
+    bodyBytesHeld.set(req, mine + bytes);
     return undefined;
   }
   function releaseBody(req: CoreRequest): void {
@@ -199,21 +203,21 @@ export function createService(deps: ServiceDeps): Service {
     if (known && declared > config.MAX_BODY_BYTES) {
       return fail("payload_too_large", `The body is ${declared} bytes; the limit is ${config.MAX_BODY_BYTES}`);
     }
-    // Admitted before reading when the size is declared; a chunked body is counted once it has arrived.
-    if (known) {
-      const refused = admitBody(req, declared);
-      if (refused) return refused;
+    // A declared size that cannot fit next to what others hold is refused before a byte is read (nothing is
+    // reserved on a declaration alone); everything else is counted as it arrives.
+    if (known && bodyLimit > 0 && bodyBytesInFlight > 0 && bodyBytesInFlight + declared > bodyLimit) {
+      return overloaded(
+        `The server is holding ${bodyBytesInFlight} bytes of other request bodies (MAX_INFLIGHT_BODY_BYTES ${bodyLimit}); try again shortly`,
+      );
     }
-    const body = await req.body(config.MAX_BODY_BYTES);
+    let refused: Result<never> | undefined;
+    const body = await req.body(config.MAX_BODY_BYTES, (bytes) => !(refused = admitBody(req, bytes)));
     if (!body.ok) {
+      if (body.reason === "refused" && refused) return refused;
       if (body.reason === "too_large") {
         return fail("payload_too_large", `The body exceeds the limit of ${config.MAX_BODY_BYTES} bytes`);
       }
       return fail("bad_request", "The request body could not be read");
-    }
-    if (!known) {
-      const refused = admitBody(req, body.bytes.length);
-      if (refused) return refused;
     }
     // A big body is parsed in a later turn of the event loop, not straight after its last chunk.
     if (body.bytes.length >= BIG_BYTES) await nextTurn();

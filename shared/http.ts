@@ -8,13 +8,16 @@ export interface CoreRequest {
   query: URLSearchParams;
   /** Lower-case header names. */
   headers: Record<string, string | undefined>;
-  /** Reads the body, refusing to read more than `limit` bytes. */
-  body: (limit: number) => Promise<BodyResult>;
+  /**
+   * Reads the body, refusing to read more than `limit` bytes. `admit` is asked about every piece as it
+   * arrives (the byte count); when it says no, reading stops and the result is "refused".
+   */
+  body: (limit: number, admit?: (bytes: number) => boolean) => Promise<BodyResult>;
   /** Address of the peer as the host sees it. */
   remoteAddress?: string;
 }
 
-export type BodyResult = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "aborted" };
+export type BodyResult = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "aborted" | "refused" };
 
 /** A platform-neutral response: the adapters copy it onto their own response type. */
 export interface CoreResponse {

@@ -59,10 +59,13 @@ class InflightRun {
 
 export class Predictor {
   /**
-   * Rows being computed, by row hash → the run computing them, the row's position in its output, and
-   * the row itself (a hash match is confirmed on the bits before joining).
+   * Rows being computed, by row hash → the run computing them, the row's position in its output, the
+   * row itself and the model namespace (a hash match is confirmed on both before joining).
    */
-  private readonly inflight = new Map<number, { run: InflightRun; at: number; words: Uint32Array; row: number }>();
+  private readonly inflight = new Map<
+    number,
+    { run: InflightRun; at: number; words: Uint32Array; row: number; namespace: string }
+  >();
   private inflightRows = 0;
 
   constructor(private readonly opts: PredictorOptions) {
@@ -119,13 +122,13 @@ export class Predictor {
         if (values[i] !== undefined) continue;
         const hash = batch.hashes[i]!;
         const pending = this.inflight.get(hash);
-        if (pending && sameRow(pending.words, pending.row, batch.words, i)) {
+        if (pending && pending.namespace === namespace && sameRow(pending.words, pending.row, batch.words, i)) {
           joined.push({ index: i, run: pending.run, at: pending.at });
           continue;
         }
         run ??= new InflightRun();
         // A different row with the same hash (rare) is computed here without taking over the slot.
-        if (!pending) this.inflight.set(hash, { run, at: compute.length, words: batch.words, row: i });
+        if (!pending) this.inflight.set(hash, { run, at: compute.length, words: batch.words, row: i, namespace });
         compute.push(i);
       }
 

@@ -177,7 +177,7 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
   const bulkOf = (n: number, seed: number) =>
     JSON.stringify({ houses: Array.from({ length: n }, (_, i) => ({ ...SEED_HOUSE, MedInc: seed + i / 1000 })) });
 
-  it("answers 503 while a slow upload holds the body budget, and admits again once it is done", async () => {
+  it("answers 503 while a slow upload holds the body budget (bytes sent, not declared), and admits again once it is done", async () => {
     const service = testService({ MAX_INFLIGHT_BODY_BYTES: "4096" });
     const server = createHttpServer(service);
     const port = await server.listen(0, "127.0.0.1");
@@ -186,7 +186,7 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
       fetch(`${url}/bulk_predict`, { method: "POST", body, headers: { "content-type": "application/json" } });
     try {
       await service.holder.load();
-      const slowBody = bulkOf(20, 1); // ≈ 3 KB, declared up front
+      const slowBody = bulkOf(20, 1); // ≈ 3 KB, declared up front, sent in three parts
       const other = bulkOf(12, 2); // ≈ 1.8 KB: together over 4,096 bytes
       expect(Buffer.byteLength(slowBody)).toBeGreaterThan(2500);
       expect(Buffer.byteLength(slowBody) + Buffer.byteLength(other)).toBeGreaterThan(4096);
@@ -201,6 +201,14 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
       );
       await new Promise((r) => setTimeout(r, 200));
 
+      // Declared but not sent: nothing is held on a declaration alone, so this one goes through.
+      const early = await post(other);
+      expect(early.status).toBe(200);
+
+      socket.write(slowBody.slice(100, 2500));
+      await new Promise((r) => setTimeout(r, 200));
+
+      // 2,500 bytes now held: 1.8 KB more would pass 4,096.
       const refused = await post(other);
       expect(refused.status).toBe(503);
       expect(refused.headers.get("retry-after")).toBe("1");
@@ -208,7 +216,7 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
       expect(problem.type).toBe("https://house-price.dev/problems/overloaded");
       expect(problem.detail).toContain("MAX_INFLIGHT_BODY_BYTES 4096");
 
-      socket.write(slowBody.slice(100));
+      socket.write(slowBody.slice(2500));
       await new Promise((r) => socket.once("close", r));
       expect(raw).toMatch(/^HTTP\/1\.1 200 /);
       expect(JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)).house_values).toHaveLength(20);
@@ -217,6 +225,45 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
       const admitted = await post(other);
       expect(admitted.status).toBe(200);
       expect(((await admitted.json()) as { house_values: number[] }).house_values).toHaveLength(12);
+    } finally {
+      await server.drain(1000);
+      await service.close();
+    }
+  });
+
+  it("gives the budget back when a client leaves before its body is read (here: while the rate limiter answers)", async () => {
+    const slowLimiter = {
+      backend: "redis" as const,
+      check: () =>
+        new Promise<{ allowed: boolean; limit: number; remaining: number; resetMs: number }>((r) =>
+          setTimeout(() => r({ allowed: true, limit: 100, remaining: 99, resetMs: 60_000 }), 150),
+        ),
+      close: async () => undefined,
+    };
+    const service = testService({ MAX_INFLIGHT_BODY_BYTES: "2000" }, { rateLimiter: slowLimiter });
+    const server = createHttpServer(service);
+    const port = await server.listen(0, "127.0.0.1");
+    try {
+      await service.holder.load();
+      // Declares 1,950 bytes, sends a few, and is gone before the limiter has answered.
+      const socket = net.connect(port, "127.0.0.1");
+      await new Promise((r) => socket.once("connect", r));
+      socket.write(
+        "POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1950\r\n\r\n{",
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      socket.destroy();
+      await new Promise((r) => setTimeout(r, 400));
+
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/predict`, {
+          method: "POST",
+          body,
+          headers: { "content-type": "application/json" },
+        });
+        expect(r.status).toBe(200);
+        expect(((await r.json()) as { house_value: number }).house_value).toBeCloseTo(4.3537, 4);
+      }
     } finally {
       await server.drain(1000);
       await service.close();

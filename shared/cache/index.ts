@@ -134,7 +134,8 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
             if (v === undefined) continue;
             const i = missing[j]!;
             values[i] = v;
-            mem?.set(words, i, hashes[i]!, v);
+            // The table may have moved on to another model while the backend answered.
+            if (tableNamespace === namespace) mem?.set(words, i, hashes[i]!, v);
             remoteHits++;
           }
           if (remoteHits > 0) metrics.cacheHits.inc({ tier: shared!.name }, remoteHits);
