@@ -7,24 +7,15 @@ import type { CacheBackend } from "./cache/types";
 import { createUpstashBackend } from "./cache/upstash";
 import type { Config } from "./config";
 import { docsAsset, docsPage } from "./docs";
-import {
-  fail,
-  jsonResponse,
-  ok,
-  problemResponse,
-  type CoreRequest,
-  type CoreResponse,
-  type Failure,
-  type Result,
-} from "./http";
+import { fail, jsonResponse, ok, problemResponse, type CoreRequest, type CoreResponse, type Result } from "./http";
 import { createApiKeyCheck } from "./auth";
 import { createLogger, type Logger } from "./logger";
 import { createMetrics, type Metrics } from "./metrics";
 import { ModelHolder } from "./model";
 import { openApiDocument } from "./openapi";
-import { packBulk, packHouse } from "./fast-house";
+import { packBulk } from "./fast-house";
 import { scanHouse, scanHouses } from "./fast-json";
-import { FEATURES } from "./features";
+import { WIDTH } from "./features";
 import { Predictor, toTensor, type PredictOutcome } from "./predictor";
 import { BIG_BYTES, BIG_ROWS, nextTurn } from "./turns";
 import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
@@ -161,20 +152,25 @@ export function createService(deps: ServiceDeps): Service {
   const bodyLimit = config.MAX_INFLIGHT_BODY_BYTES;
   const overloaded = (detail: string): Result<never> => {
     metrics.rejected.inc({ reason: "overloaded" });
-    return fail("overloaded", detail, { headers: { "retry-after": "1" } });
+    return fail("overloaded", detail);
   };
   /**
    * Counts `bytes` more of this request's body as held, or says why not. Bytes are counted as they arrive, so
    * a client that declares a big body and sends it slowly holds only what it has sent; a body is always let
    * in while no other request holds any.
    */
+  /** Refusal when `bytes` more do not fit next to the bodies of other requests (`mine`: this request's own). */
+  function noRoomFor(bytes: number, mine: number): Result<never> | undefined {
+    const others = bodyBytesInFlight - mine;
+    if (bodyLimit === 0 || others === 0 || bodyBytesInFlight + bytes <= bodyLimit) return undefined;
+    return overloaded(
+      `The server is holding ${others} bytes of other request bodies (MAX_INFLIGHT_BODY_BYTES ${bodyLimit}); try again shortly`,
+    );
+  }
   function admitBody(req: CoreRequest, bytes: number): Result<never> | undefined {
     const mine = bodyBytesHeld.get(req) ?? 0;
-    if (bodyLimit > 0 && bodyBytesInFlight > mine && bodyBytesInFlight + bytes > bodyLimit) {
-      return overloaded(
-        `The server is holding ${bodyBytesInFlight - mine} bytes of other request bodies (MAX_INFLIGHT_BODY_BYTES ${bodyLimit}); try again shortly`,
-      );
-    }
+    const full = noRoomFor(bytes, mine);
+    if (full) return full;
     // A big body parses into many times its size; refuse it while the heap is already near its cap.
     if (mine < BIG_BYTES && mine + bytes >= BIG_BYTES && heapPressure() > HEAP_PRESSURE_LIMIT) {
       return overloaded("The server is short of memory; try again shortly");
@@ -205,11 +201,8 @@ export function createService(deps: ServiceDeps): Service {
     }
     // A declared size that cannot fit next to what others hold is refused before a byte is read (nothing is
     // reserved on a declaration alone); everything else is counted as it arrives.
-    if (known && bodyLimit > 0 && bodyBytesInFlight > 0 && bodyBytesInFlight + declared > bodyLimit) {
-      return overloaded(
-        `The server is holding ${bodyBytesInFlight} bytes of other request bodies (MAX_INFLIGHT_BODY_BYTES ${bodyLimit}); try again shortly`,
-      );
-    }
+    const full = known ? noRoomFor(declared, 0) : undefined;
+    if (full) return full;
     let refused: Result<never> | undefined;
     const body = await req.body(config.MAX_BODY_BYTES, (bytes) => !(refused = admitBody(req, bytes)));
     if (!body.ok) {
@@ -224,19 +217,18 @@ export function createService(deps: ServiceDeps): Service {
     return ok(body.bytes);
   }
 
-  const fromFailure = (f: Failure) => problemResponse(f);
-
   async function predictResponse(
     tensor: Float32Array,
     rows: number,
     shape: (values: number[]) => unknown,
   ): Promise<CoreResponse> {
     const result = await predictor.predict(tensor, rows);
-    if (!result.ok) return fromFailure(result.failure);
+    if (!result.ok) return problemResponse(result.failure);
     if (rows >= BIG_ROWS) await nextTurn();
     return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
   }
 
+  let openApi: string | undefined;
   const endpoints: Endpoint[] = [
     {
       name: "hello",
@@ -246,7 +238,7 @@ export function createService(deps: ServiceDeps): Service {
       handler: async (req) => {
         const name = req.query.get("name");
         if (name === null || name === "") {
-          return fromFailure({
+          return problemResponse({
             code: "validation",
             detail: "name is required",
             errors: [
@@ -301,19 +293,17 @@ export function createService(deps: ServiceDeps): Service {
       rateLimited: true,
       handler: async (req) => {
         const bytes = await readJsonBytes(req);
-        if (!bytes.ok) return fromFailure(bytes.failure);
-        const tensor = new Float32Array(FEATURES.length);
+        if (!bytes.ok) return problemResponse(bytes.failure);
+        const tensor = new Float32Array(WIDTH);
         // Fast path: the bytes straight into the tensor. Anything it does not vouch for is parsed and checked
         // again below, so the answer (and every error message) is the slow path's.
         if (!scanHouse(bytes.value, tensor, 0)) {
           const body = parseJson(bytes.value);
-          if (!body.ok) return fromFailure(body.failure);
-          if (!packHouse(body.value, tensor, 0)) {
-            // zod decides, and says exactly what is wrong.
-            const house = validate(HouseSchema, body.value);
-            if (!house.ok) return fromFailure(house.failure);
-            tensor.set(toTensor([house.value]));
-          }
+          if (!body.ok) return problemResponse(body.failure);
+          // zod decides, and says exactly what is wrong.
+          const house = validate(HouseSchema, body.value);
+          if (!house.ok) return problemResponse(house.failure);
+          tensor.set(toTensor([house.value]));
         }
         return predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
       },
@@ -326,15 +316,15 @@ export function createService(deps: ServiceDeps): Service {
       rateLimited: true,
       handler: async (req) => {
         const bytes = await readJsonBytes(req);
-        if (!bytes.ok) return fromFailure(bytes.failure);
+        if (!bytes.ok) return problemResponse(bytes.failure);
         const scanned = scanHouses(bytes.value, config.MAX_BATCH);
         if (scanned) return predictResponse(scanned.tensor, scanned.rows, (v) => ({ house_values: v }));
         const body = parseJson(bytes.value);
-        if (!body.ok) return fromFailure(body.failure);
+        if (!body.ok) return problemResponse(body.failure);
         const rows = (body.value as { houses?: unknown } | null)?.houses;
         // Refuse an oversized batch before validating thousands of rows.
         if (Array.isArray(rows) && rows.length > config.MAX_BATCH) {
-          return fromFailure({
+          return problemResponse({
             code: "payload_too_large",
             detail: `houses has ${rows.length} items; the limit is ${config.MAX_BATCH} (MAX_BATCH)`,
             errors: [
@@ -349,7 +339,7 @@ export function createService(deps: ServiceDeps): Service {
         let packed = packBulk(body.value);
         if (!packed) {
           const houses = await validateBulk(body.value);
-          if (!houses.ok) return fromFailure(houses.failure);
+          if (!houses.ok) return problemResponse(houses.failure);
           packed = { tensor: toTensor(houses.value), rows: houses.value.length };
         }
         return predictResponse(packed.tensor, packed.rows, (v) => ({ house_values: v }));
@@ -362,10 +352,9 @@ export function createService(deps: ServiceDeps): Service {
       handler: async () => {
         const state = holder.state;
         if (state.state !== "ready") {
-          return fromFailure({
+          return problemResponse({
             code: "model_unavailable",
             detail: `The model is not loaded: ${state.reason ?? "loading"}`,
-            headers: { "retry-after": "5" },
           });
         }
         return jsonResponse(200, { source: state.info.source, card: state.info.card });
@@ -378,7 +367,7 @@ export function createService(deps: ServiceDeps): Service {
       handler: async () => ({
         status: 200,
         headers: { "content-type": "application/json" },
-        body: openApiDocument(config),
+        body: (openApi ??= openApiDocument(config)),
       }),
     },
     {
@@ -399,7 +388,7 @@ export function createService(deps: ServiceDeps): Service {
       route: "/metrics",
       handler: async (req) => {
         if (metricsTokenOk && !metricsTokenOk(req.headers)) {
-          return fromFailure({
+          return problemResponse({
             code: "unauthorized",
             detail: "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>",
           });

@@ -1,6 +1,4 @@
-import { FEATURES } from "./features";
-
-const WIDTH = FEATURES.length;
+import { WIDTH } from "./features";
 
 /** Runs the model on a float32 [rows, 8] tensor; the output has one value per row. */
 export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;
@@ -71,9 +69,10 @@ export class Batcher {
   private pick(): { job: Job; from: number; count: number }[] {
     const parts: { job: Job; from: number; count: number }[] = [];
     let budget = this.opts.maxRows;
-    const small = this.queue.filter((j) => j.taken === 0 && j.rows <= budget / 4);
-    const rest = this.queue.filter((j) => !small.includes(j));
-    for (const job of [...small, ...rest]) {
+    const small: Job[] = [];
+    const rest: Job[] = [];
+    for (const j of this.queue) (j.taken === 0 && j.rows <= budget / 4 ? small : rest).push(j);
+    for (const job of small.concat(rest)) {
       if (budget === 0) break;
       const count = Math.min(job.rows - job.taken, budget);
       if (count === 0) continue;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { FEATURES } from "./features";
+import { FEATURES, WIDTH } from "./features";
 import { HouseSchema } from "./schemas";
 
 interface Bound {
@@ -35,7 +35,6 @@ function boundsFromSchema(): Bound[] {
 }
 
 const BOUNDS = boundsFromSchema();
-const WIDTH = FEATURES.length;
 
 /** Whether `v` satisfies HouseSchema's rule for feature number `c` (FEATURES order): finite and within bounds. */
 export function featureOk(c: number, v: number): boolean {

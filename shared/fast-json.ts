@@ -1,7 +1,6 @@
 import { featureOk } from "./fast-house";
-import { FEATURES } from "./features";
+import { FEATURES, WIDTH } from "./features";
 
-const WIDTH = FEATURES.length;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const MINUS = 0x2d;

@@ -15,6 +15,9 @@ export const FEATURES = [
 
 export type FeatureName = (typeof FEATURES)[number];
 
+/** Columns of the model's input tensor: one float32 per feature. */
+export const WIDTH = FEATURES.length;
+
 /** The seed labs' example house (row 1 of the California Housing data). */
 export const SEED_HOUSE: Record<FeatureName, number> = {
   MedInc: 8.3252,

@@ -26,8 +26,11 @@ export interface CoreResponse {
   body: string | Uint8Array;
 }
 
-/** Every expected failure the service reports, mapped to its status in one place. */
-export const PROBLEMS = {
+/**
+ * Every expected failure the service reports, mapped to its status in one place; the temporary ones also
+ * carry the Retry-After a client should honour.
+ */
+const PROBLEMS = {
   bad_request: { status: 400, title: "Malformed request" },
   unauthorized: { status: 401, title: "Missing or invalid API key" },
   not_found: { status: 404, title: "Not found" },
@@ -37,8 +40,8 @@ export const PROBLEMS = {
   validation: { status: 422, title: "Request validation failed" },
   rate_limited: { status: 429, title: "Too many requests" },
   internal: { status: 500, title: "Internal error" },
-  model_unavailable: { status: 503, title: "Model not available" },
-  overloaded: { status: 503, title: "Server overloaded" },
+  model_unavailable: { status: 503, title: "Model not available", retryAfter: "5" },
+  overloaded: { status: 503, title: "Server overloaded", retryAfter: "1" },
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEMS;
@@ -61,7 +64,7 @@ export const fail = (code: ProblemCode, detail: string, extra?: Omit<Failure, "c
 
 const PROBLEM_BASE = "https://house-price.dev/problems/";
 
-export function problemResponse(f: Failure, instance?: string): CoreResponse {
+export function problemResponse(f: Failure): CoreResponse {
   const p = PROBLEMS[f.code];
   const body: Record<string, unknown> = {
     type: PROBLEM_BASE + f.code,
@@ -69,11 +72,14 @@ export function problemResponse(f: Failure, instance?: string): CoreResponse {
     status: p.status,
     detail: f.detail,
   };
-  if (instance) body.instance = instance;
   if (f.errors) body.errors = f.errors;
   return {
     status: p.status,
-    headers: { "content-type": "application/problem+json", ...f.headers },
+    headers: {
+      "content-type": "application/problem+json",
+      ...("retryAfter" in p ? { "retry-after": p.retryAfter } : undefined),
+      ...f.headers,
+    },
     body: JSON.stringify(body),
   };
 }

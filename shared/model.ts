@@ -1,6 +1,6 @@
 import type { InferenceSession as OrtSession } from "onnxruntime-node";
 import { Batcher } from "./batcher";
-import { FEATURES, SEED_HOUSE } from "./features";
+import { FEATURES, SEED_HOUSE, WIDTH } from "./features";
 import type { Logger } from "./logger";
 import { loadFromBlob, loadFromFile, loadWithRetry, type LoadResult, type ModelArtifact } from "./model-store";
 
@@ -33,8 +33,6 @@ export interface ModelSource {
   timeoutMs: number;
   /** Most rows in one ONNX run (chunking bound). */
   maxRowsPerRun?: number;
-  /** ONNX intra-op threads. */
-  threads?: number;
   /** Observes the rows of each ONNX run (metrics). */
   onRun?: (rows: number) => void;
 }
@@ -44,14 +42,13 @@ export interface Model {
   info: ModelInfo;
   /** Predicts a float32 [rows, 8] tensor; one output per row. */
   infer(input: Float32Array, rows: number): Promise<Float32Array>;
-  pendingRows(): number;
   close(): Promise<void>;
 }
 
 /** Creates the onnxruntime session from verified bytes and warms it up. */
 export async function createModel(
   artifact: ModelArtifact,
-  opts: Pick<ModelSource, "maxRowsPerRun" | "threads" | "onRun"> = {},
+  opts: Pick<ModelSource, "maxRowsPerRun" | "onRun"> = {},
 ): Promise<Model> {
   const featureNames = (artifact.card.features as { name?: unknown }[] | undefined)?.map((f) => f.name);
   if (!featureNames || featureNames.join(",") !== FEATURES.join(",")) {
@@ -62,7 +59,8 @@ export async function createModel(
   // Loaded here, not at module scope, so hosts that never predict (and cold start) skip the native addon until needed.
   const ort = await import("onnxruntime-node");
   const session: OrtSession = await ort.InferenceSession.create(artifact.onnx, {
-    intraOpNumThreads: opts.threads ?? 1,
+    // One thread: session.run holds the JS thread anyway, and the second core serves the clients.
+    intraOpNumThreads: 1,
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: "all",
@@ -76,7 +74,7 @@ export async function createModel(
 
   const run = async (input: Float32Array, rows: number): Promise<Float32Array> => {
     opts.onRun?.(rows);
-    const tensor = new ort.Tensor("float32", input, [rows, FEATURES.length]);
+    const tensor = new ort.Tensor("float32", input, [rows, WIDTH]);
     const result = await session.run({ [inputName]: tensor });
     const out = result[outputName];
     if (!out || !(out.data instanceof Float32Array) || out.data.length !== rows) {
@@ -101,7 +99,6 @@ export async function createModel(
       cacheNamespace: `${card.version}:${card.sha256.slice(0, 12)}`,
     },
     infer: (input, rows) => batcher.infer(input, rows),
-    pendingRows: () => batcher.pendingRows,
     close: () => session.release(),
   };
 }

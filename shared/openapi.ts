@@ -35,11 +35,11 @@ const cacheStatusHeader = z.string().meta({
     'RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."`',
 });
 
-let cached: string | undefined;
-
-/** The OpenAPI 3.1 document, generated from the zod schemas that validate requests. */
+/**
+ * The OpenAPI 3.1 document for a configuration (limits such as MAX_BATCH appear in it), generated from the zod
+ * schemas that validate requests. The service builds it once, on the first request for it.
+ */
 export function openApiDocument(config: Config): string {
-  if (cached) return cached;
   const registry = new OpenAPIRegistry();
   // Schemas carrying a `.meta({ id })` become named components wherever they are referenced.
 
@@ -149,6 +149,5 @@ export function openApiDocument(config: Config): string {
         "Unknown routes answer 404 `{error, app_identifier}`; every response carries `X-App-Identifier`.",
     },
   });
-  cached = JSON.stringify(doc);
-  return cached;
+  return JSON.stringify(doc);
 }

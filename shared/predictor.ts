@@ -1,13 +1,11 @@
 import type { PredictionCache } from "./cache";
-import { FEATURES } from "./features";
+import { FEATURES, WIDTH } from "./features";
 import { fail, ok, type Result } from "./http";
 import type { Metrics } from "./metrics";
 import type { Model, ModelHolder } from "./model";
 import { rowBatch, sameRow } from "./cache/row-table";
 import type { House } from "./schemas";
 import { BIG_ROWS, nextTurn } from "./turns";
-
-const WIDTH = FEATURES.length;
 
 export interface PredictOutcome {
   values: number[];
@@ -73,9 +71,8 @@ export class Predictor {
   }
 
   private async model(): Promise<Result<Model>> {
+    // Only called while the model is not ready (predict() takes the ready one itself).
     const { holder, loadWaitMs } = this.opts;
-    const ready = holder.get();
-    if (ready) return ok(ready);
     const state = holder.state;
     if (state.state === "loading" && !state.reason) {
       let timer: NodeJS.Timeout | undefined;
@@ -88,7 +85,7 @@ export class Predictor {
     }
     const now = holder.state;
     const reason = now.state === "ready" ? "" : (now.reason ?? "the model is still loading");
-    return fail("model_unavailable", `The model is not available: ${reason}`, { headers: { "retry-after": "5" } });
+    return fail("model_unavailable", `The model is not available: ${reason}`);
   }
 
   /** Predicts `n` rows packed as float32 [n, 8] in FEATURES order. */
@@ -96,9 +93,7 @@ export class Predictor {
     const { metrics, maxInflightRows, cache } = this.opts;
     if (maxInflightRows > 0 && this.inflightRows + n > maxInflightRows && this.inflightRows > 0) {
       metrics.rejected.inc({ reason: "overloaded" });
-      return fail("overloaded", `The server has ${this.inflightRows} rows in progress; try again shortly`, {
-        headers: { "retry-after": "1" },
-      });
+      return fail("overloaded", `The server has ${this.inflightRows} rows in progress; try again shortly`);
     }
     // Reserved before waiting for a loading model, so waiting requests count against the bound too.
     this.inflightRows += n;

@@ -130,6 +130,14 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, root = 
   return validationFailure(errors, total);
 }
 
+const keySets = new WeakMap<z.ZodObject, Set<string>>();
+/** The keys a schema allows, computed once per schema (validateBulk asks again for every failing row). */
+function knownKeys(schema: z.ZodObject): Set<string> {
+  let known = keySets.get(schema);
+  if (!known) keySets.set(schema, (known = new Set(Object.keys(schema.shape))));
+  return known;
+}
+
 /**
  * An object with far more keys than its schema allows (a 4 MB body can carry 400,000 of them) is
  * reported from one pass over its keys, without handing it to zod, so it cannot hold the event loop.
@@ -138,7 +146,7 @@ function keyFlood(schema: z.ZodType, input: unknown, root: string): Result<never
   if (!(schema instanceof z.ZodObject) || typeof input !== "object" || input === null || Array.isArray(input)) {
     return undefined;
   }
-  const known = new Set(Object.keys(schema.shape));
+  const known = knownKeys(schema);
   let count = 0;
   for (const _ in input) if (++count > known.size + MAX_REPORTED) break;
   if (count <= known.size + MAX_REPORTED) return undefined;

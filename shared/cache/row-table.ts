@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { WIDTH } from "../features";
 
-/** Words (float32 bit patterns) per row: the eight features. */
-export const ROW_WORDS = 8;
+/** Words (float32 bit patterns) per row: one per feature. */
+export const ROW_WORDS = WIDTH;
 
 /**
  * Rows of a float32 [n, 8] tensor as the model sees them, with a hash of each row's exact bits.
