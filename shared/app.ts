@@ -469,9 +469,10 @@ export function createService(deps: ServiceDeps): Service {
    */
   function guard(endpoint: Endpoint, req: CoreRequest): Checked | Promise<Checked> {
     // A key identifies a client only once it is verified: made-up keys must not mint fresh buckets.
-    const keyValid = apiKeyOk ? apiKeyOk(req.headers) : false;
+    const verifiedKey = apiKeyOk?.(req.headers);
+    const keyValid = verifiedKey !== undefined;
     if (endpoint.rateLimited && limiter) {
-      const id = clientIdentity(req.headers, req.remoteAddress, config.TRUST_PROXY, keyValid);
+      const id = clientIdentity(req.headers, req.remoteAddress, config.TRUST_PROXY, verifiedKey);
       return limiter.check(id).then((d) => {
         const limited = rateDecision(d);
         if (limited.stop) return limited;

@@ -6,11 +6,12 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 /**
  * A checker for API_KEYS (comma-separated), or undefined when none are configured. Keys are compared
  * as SHA-256 digests with timingSafeEqual, against every configured key without an early exit, so
- * neither a key's length nor its prefix leaks through timing.
+ * neither a key's length nor its prefix leaks through timing. Answers the presented key's digest when it
+ * matches (the rate limiter identifies the client by it), else undefined.
  */
 export function createApiKeyCheck(
   keysCsv: string | undefined,
-): ((headers: Record<string, string | undefined>) => boolean) | undefined {
+): ((headers: Record<string, string | undefined>) => Buffer | undefined) | undefined {
   const keys = (keysCsv ?? "")
     .split(",")
     .map((k) => k.trim())
@@ -19,10 +20,10 @@ export function createApiKeyCheck(
   if (keys.length === 0) return undefined;
   return (headers) => {
     const presented = presentedApiKey(headers);
-    if (!presented) return false;
+    if (!presented) return undefined;
     const d = digest(presented);
     let match = false;
     for (const k of keys) match = timingSafeEqual(k, d) || match;
-    return match;
+    return match ? d : undefined;
   };
 }

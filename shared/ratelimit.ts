@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
 import type * as RedisModule from "redis";
 import type * as RlfModule from "rate-limiter-flexible";
 import type * as UpstashRatelimitModule from "@upstash/ratelimit";
 import type * as UpstashRedisModule from "@upstash/redis";
 import type { Config } from "./config";
 import type { Logger } from "./logger";
+import { reconnectDelayMs } from "./cache/redis";
 
 /** What the limiter decided for one request. */
 export interface RateDecision {
@@ -92,7 +92,9 @@ export function createRateLimiter(config: Config, logger: Logger, timeoutMs: num
     const client = createClient({
       url: config.REDIS_URL,
       disableOfflineQueue: true,
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(retries * 100, 2000) },
+      // Same connection policy as the cache's client (shared/cache/redis.ts).
+      maintNotifications: "disabled",
+      socket: { connectTimeout: 2000, reconnectStrategy: reconnectDelayMs },
     });
     client.on("error", () => undefined);
     void client.connect().catch(() => undefined);
@@ -138,18 +140,17 @@ export function createRateLimiter(config: Config, logger: Logger, timeoutMs: num
 }
 
 /**
- * A client's identity for limiting: its API key when that key is verified (hashed, never stored raw),
- * else its address. Behind a proxy (TRUST_PROXY) the address is the last X-Forwarded-For entry, the one
+ * A client's identity for limiting: its API key when that key is verified (by its SHA-256 digest from the
+ * key check, never the raw key), else its address. Behind a proxy (TRUST_PROXY) the address is the last X-Forwarded-For entry, the one
  * the trusted proxy appended; earlier entries are whatever the client wrote and are ignored.
  */
 export function clientIdentity(
   headers: Record<string, string | undefined>,
   remoteAddress: string | undefined,
   trustProxy: boolean,
-  keyVerified: boolean,
+  verifiedKeyDigest: Buffer | undefined,
 ): string {
-  const key = keyVerified ? presentedApiKey(headers) : undefined;
-  if (key) return "key:" + createHash("sha256").update(key).digest("hex").slice(0, 32);
+  if (verifiedKeyDigest) return "key:" + verifiedKeyDigest.toString("hex", 0, 16);
   if (trustProxy) {
     const forwarded = lastForwardedFor(headers["x-forwarded-for"]);
     if (forwarded) return "ip:" + forwarded;
