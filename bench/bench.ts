@@ -47,6 +47,7 @@ import {
   type Proc,
 } from "./lib/procs";
 import { fmtMB, fmtMs, fmtNum, markdownTable, median } from "./lib/stats";
+import { MAX_ROWS_PER_RUN } from "../shared/model";
 
 const QUICK = process.argv.includes("--quick");
 /** `--server-env KEY=VALUE` (repeatable): extra environment for the server under test, e.g. NODE_OPTIONS. */
@@ -118,7 +119,7 @@ interface Workload {
 }
 
 /** Rows per ONNX run in the service (createModel's Batcher maxRows default in shared/model.ts). */
-const SERVICE_RUN_ROWS = 512;
+const SERVICE_RUN_ROWS = MAX_ROWS_PER_RUN;
 
 /** Mixed load: per 100 requests, 90 single rows, 9 bulks of 100, 1 bulk of 1,000 (see driver.ts). */
 const MIXED_ROWS_PER_REQ = (90 * 1 + 9 * 100 + 1 * 1000) / 100;

@@ -5,10 +5,9 @@
  *
  *   npm run build && node --import tsx bench/cache-faults.ts
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { SEED_HOUSE } from "../shared/features";
-import { freePort } from "../tests/support/ports";
+import { spawnServer, waitReady, type Proc } from "./lib/procs";
 import { startRedis, type RedisProcess } from "../tests/support/redis-server";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -30,24 +29,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A pool of 2,000 houses: under load most requests hit once the pool is cached. */
 const POOL = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ ...SEED_HOUSE, MedInc: 1 + i / 1000 }));
 
-async function startServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["dist/server/main.js"], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "error", ...env },
-    stdio: "inherit",
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 400; i++) {
-    if (
-      await fetch(`${url}/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, child };
-    await sleep(25);
+/** The server as the other benches run it (production V8 flags, bench/lib/procs.ts), ready to serve. */
+async function startServer(env: Record<string, string>): Promise<{ url: string; server: Proc }> {
+  const server = await spawnServer({ LOG_LEVEL: "error", ...env });
+  try {
+    await waitReady(server, "GET", "/health");
+  } catch (err) {
+    await server.stop();
+    throw err;
   }
-  throw new Error("server did not start");
+  return { url: `http://127.0.0.1:${server.port}`, server };
 }
 
 function load(url: string): Promise<AutocannonResult> {
@@ -73,7 +64,7 @@ async function scenario(
   during?: (redis: RedisProcess) => Promise<void>,
   redis?: RedisProcess,
 ) {
-  const { url, child } = await startServer(env);
+  const { url, server } = await startServer(env);
   try {
     const running = load(url);
     if (during && redis) await during(redis);
@@ -96,8 +87,7 @@ async function scenario(
       health_after: health.status,
     };
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    await server.stop();
   }
 }
 

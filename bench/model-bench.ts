@@ -12,6 +12,8 @@ import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { format, resolveConfig } from "prettier";
 import { FEATURES } from "../shared/features";
+import { SESSION_OPTIONS } from "../shared/model";
+import { median } from "./lib/stats";
 
 const COMMAND = "node --import tsx bench/model-bench.ts";
 const path = (p: string): string => resolve(process.cwd(), p);
@@ -23,18 +25,7 @@ const BATCHES = [1, 100, 1000] as const;
 const ROUNDS = 7; // median of 7 timed rounds per batch size
 const ROUND_MS = 400; // each round runs for at least this long
 const SESSION_CREATIONS = 5;
-const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: "sequential",
-  graphOptimizationLevel: "all",
-};
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
-};
 const now = (): number => Number(process.hrtime.bigint()) / 1e6; // ms
 
 interface Holdout {

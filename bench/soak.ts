@@ -29,8 +29,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseConfig } from "../shared/config";
 import { FEATURES } from "../shared/features";
-import { freePort } from "../tests/support/ports";
-import { NODE_ENV_VARS, NODE_FLAGS } from "../server/node-flags";
+import { spawnServer, waitReady } from "./lib/procs";
 
 const HOST = "127.0.0.1";
 const WINDOW_S = 10;
@@ -215,25 +214,16 @@ async function metricsSnapshot(url: string): Promise<string[]> {
   }
 }
 
+/** The server as the other benches run it (production V8 flags, bench/lib/procs.ts), ready to serve. */
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  // As in production: the container's V8 flags and malloc setting (server/node-flags.ts).
-  const child = spawn(process.execPath, [...NODE_FLAGS, "dist/server/main.js"], {
-    env: { ...process.env, ...NODE_ENV_VARS, PORT: String(port), HOST, LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const url = `http://${HOST}:${port}`;
-  for (let i = 0; i < 600; i++) {
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return { child, url };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
+  const server = await spawnServer(env);
+  try {
+    await waitReady(server, "GET", "/health", undefined, 30_000);
+  } catch (err) {
+    await server.stop();
+    throw err;
   }
-  child.kill("SIGKILL");
-  throw new Error("the server did not become healthy");
+  return { child: server.child, url: `http://${HOST}:${server.port}` };
 }
 
 /** Runs the load generator as a child; onWindow sees each 10-s window as it closes. */

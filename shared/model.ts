@@ -45,6 +45,21 @@ export interface Model {
   close(): Promise<void>;
 }
 
+/** The service's onnxruntime session options (the benches' model ceilings use the same). */
+export const SESSION_OPTIONS: OrtSession.SessionOptions = {
+  // One thread: session.run holds the JS thread anyway, and the second core serves the clients.
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: "sequential",
+  graphOptimizationLevel: "all",
+  // The arena keeps peak buffers for the process's life; without it RSS stays lower and speed is the same here.
+  enableCpuMemArena: false,
+  enableMemPattern: false,
+};
+
+/** Most rows in one ONNX run: 512 rows ≈ 5 ms of the event loop, so small requests wait at most that behind a bulk. */
+export const MAX_ROWS_PER_RUN = 512;
+
 /** Creates the onnxruntime session from verified bytes and warms it up. */
 export async function createModel(
   artifact: ModelArtifact,
@@ -58,16 +73,7 @@ export async function createModel(
   }
   // Loaded here, not at module scope, so hosts that never predict (and cold start) skip the native addon until needed.
   const ort = await import("onnxruntime-node");
-  const session: OrtSession = await ort.InferenceSession.create(artifact.onnx, {
-    // One thread: session.run holds the JS thread anyway, and the second core serves the clients.
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-    // The arena keeps peak buffers for the process's life; without it RSS stays lower and speed is the same here.
-    enableCpuMemArena: false,
-    enableMemPattern: false,
-  });
+  const session: OrtSession = await ort.InferenceSession.create(artifact.onnx, SESSION_OPTIONS);
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   if (!inputName || !outputName) throw new Error("model has no input or output");
@@ -86,8 +92,7 @@ export async function createModel(
   const warm = Float32Array.from(FEATURES.map((f) => SEED_HOUSE[f]));
   await run(warm, 1);
 
-  // 512 rows ≈ 5 ms of the event loop per run: small requests wait at most that behind a big bulk.
-  const batcher = new Batcher(run, { maxRows: opts.maxRowsPerRun ?? 512 });
+  const batcher = new Batcher(run, { maxRows: opts.maxRowsPerRun ?? MAX_ROWS_PER_RUN });
   const { card } = artifact;
   return {
     info: {

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { FEATURES } from "../../shared/features";
+import { SESSION_OPTIONS } from "../../shared/model";
 import { machineBusySeconds } from "./procs";
 import { median } from "./stats";
 
@@ -39,7 +40,7 @@ function rows(count: number): Float32Array {
 
 /**
  * Measures each case: `batch` rows per request, run in chunks of `chunk` rows (the service's
- * Batcher splits at 1,024) or in one run when chunk is undefined.
+ * Batcher splits at MAX_ROWS_PER_RUN) or in one run when chunk is undefined.
  */
 export async function measureModelCeiling(
   cases: readonly { batch: number; chunk?: number }[],
@@ -52,12 +53,7 @@ export async function measureModelCeiling(
     retries?: number;
   },
 ): Promise<ModelCeiling[]> {
-  const session = await ort.InferenceSession.create(resolve("model/model.onnx"), {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: "all",
-  });
+  const session = await ort.InferenceSession.create(resolve("model/model.onnx"), SESSION_OPTIONS);
   const input = session.inputNames[0]!;
   const output = session.outputNames[0]!;
   const maxBatch = Math.max(...cases.map((c) => c.batch));

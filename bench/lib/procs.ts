@@ -2,25 +2,15 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { resolve } from "node:path";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";
 import type { LoadResult, LoadSpec } from "./driver";
+import { freePort } from "../../tests/support/ports";
 
 export const HOST = "127.0.0.1";
 
-/** A port that was free a moment ago (bound to 0, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.once("error", rej);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+// A port that was free a moment ago: the tests' helper, one implementation for both.
+export { freePort };
 
 export interface Reply {
   status: number;
@@ -104,11 +94,6 @@ export async function snapshotBuild(into: string, waitMs = 60_000): Promise<stri
   cpSync(resolve("dist"), into, { recursive: true });
   serverScript = resolve(into, "server/main.js");
   return serverScript;
-}
-
-/** Points spawnServer at another build of the server (experiments with a patched copy). */
-export function useServerScript(path: string): void {
-  serverScript = resolve(path);
 }
 
 /** Starts `node <NODE_FLAGS> dist/server/main.js` (the snapshot) on a free port (LOG_LEVEL=warn, loopback only). */
@@ -286,10 +271,6 @@ export function useDriverBundle(path: string): void {
  * Runs one load driver (bench/lib/driver.ts) in a child process: its own event loop and V8 heap,
  * never the server's. onMeasuring fires when the driver's timed window opens.
  */
-export function runDriver(spec: LoadSpec, onMeasuring?: () => void): Promise<LoadResult> {
-  return runDriverMeasured(spec, undefined, onMeasuring).then((r) => r.result);
-}
-
 export interface Measured {
   result: LoadResult;
   /** Cores the target process used during the timed window. */
@@ -298,7 +279,7 @@ export interface Measured {
   machine?: number;
 }
 
-/** As runDriver, plus the cores (1 = one full core) the process `pid` and the machine used in the timed window. */
+/** Runs a load driver (a child process) for `spec`; with the cores (1 = one full core) the process `pid` and the machine used in the timed window. */
 export function runDriverMeasured(
   spec: LoadSpec,
   pid: number | undefined,
