@@ -1,13 +1,12 @@
 /** Abuse and access: per-client rate limits (in-process, Redis across processes, Upstash), API keys, overload. */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 import { createHttpServer } from "../server/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_HOUSE } from "../shared/features";
 import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
 import { functionsHost, standaloneHost, testService, type Host } from "./support/hosts";
-import { freePort } from "./support/ports";
+import { startBuiltServer } from "./support/server-process";
 import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
 
 const body = JSON.stringify(SEED_HOUSE);
@@ -300,23 +299,9 @@ describe.skipIf(SKIP_REDIS)("shared rate limits", () => {
   });
 
   async function server(env: Record<string, string>): Promise<string> {
-    if (!existsSync("dist/server/main.js")) throw new Error("run `npm run build` first (npm test does)");
-    const port = await freePort();
-    const child = spawn(process.execPath, ["dist/server/main.js"], {
-      env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn" },
-      stdio: "ignore",
-    });
-    procs.push(child);
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 200; i++) {
-      const ok = await fetch(`${url}/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) return url;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("server did not become healthy");
+    const s = await startBuiltServer({ env: { ...env, LOG_LEVEL: "warn" } });
+    procs.push(s.child);
+    return s.url;
   }
 
   it("holds one limit across two server processes sharing one Redis", async () => {

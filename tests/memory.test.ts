@@ -2,12 +2,10 @@
  * The production heap caps (server/node-flags.ts) are safe only if no burst of requests can hold more than the
  * heap: a real server process with those flags is flooded with maximum-size bodies, valid and hostile at once.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_HOUSE } from "../shared/features";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../server/node-flags";
-import { freePort } from "./support/ports";
+import { startBuiltServer, type BuiltServer } from "./support/server-process";
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -19,27 +17,14 @@ const bulk = JSON.stringify({
 });
 
 describe("memory admission under the production heap caps", () => {
-  let child: ChildProcess;
+  let server: BuiltServer;
   let url: string;
-  let stderr = "";
   beforeAll(async () => {
-    if (!existsSync("dist/server/main.js")) throw new Error("run `npm run build` first (npm test does)");
-    const port = await freePort();
-    child = spawn(process.execPath, [...NODE_FLAGS, "dist/server/main.js"], {
-      env: { ...process.env, ...NODE_ENV_VARS, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "error" },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    child.stderr!.on("data", (d) => (stderr += String(d)));
-    url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 200; i++) {
-      const r = await fetch(`${url}/health`).catch(() => undefined);
-      if (r?.status === 200) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`server did not become healthy: ${stderr}`);
+    server = await startBuiltServer({ flags: NODE_FLAGS, env: { ...NODE_ENV_VARS, LOG_LEVEL: "error" } });
+    url = server.url;
   });
   afterAll(() => {
-    child?.kill("SIGKILL");
+    server?.child.kill("SIGKILL");
   });
 
   it("answers a flood of 4 MiB hostile bodies and 10,000-row bulks with 200, 4xx or 503, and stays up", async () => {
@@ -57,10 +42,10 @@ describe("memory admission under the production heap caps", () => {
         ...Array.from({ length: 8 }, () => post("/bulk_predict", bulk)),
       ]);
       statuses.push(...replies.map((r) => r.status));
-      expect(child.exitCode, stderr).toBeNull();
+      expect(server.child.exitCode, server.output()).toBeNull();
     }
     const unexpected = statuses.filter((s) => s !== 200 && s !== 422 && s !== 503);
-    expect(unexpected, `statuses: ${JSON.stringify(statuses)}; stderr: ${stderr}`).toEqual([]);
+    expect(unexpected, `statuses: ${JSON.stringify(statuses)}; output: ${server.output()}`).toEqual([]);
     expect(statuses).toContain(422); // the hostile bodies that were admitted were rejected by validation
     expect(statuses).toContain(503); // the rest were refused, with a clean answer rather than a reset
     // And the flood leaves nothing behind: health and a full-size bulk are served at once.
@@ -69,6 +54,6 @@ describe("memory admission under the production heap caps", () => {
     const after = await post("/bulk_predict", bulk);
     expect(after.status).toBe(200);
     expect((JSON.parse(after.text) as { house_values: number[] }).house_values).toHaveLength(10_000);
-    expect(stderr).not.toMatch(/heap out of memory|FATAL ERROR/);
+    expect(server.output()).not.toMatch(/heap out of memory|FATAL ERROR/);
   }, 120_000);
 });

@@ -4,38 +4,16 @@
  * all its values, new connections must be refused while they run, the process must exit 0 within
  * SHUTDOWN_TIMEOUT_MS, and the JSON logs must show "draining" then "stopped".
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { FEATURES, SEED_HOUSE } from "../shared/features";
-import { freePort } from "./support/ports";
+import { startBuiltServer, type BuiltServer } from "./support/server-process";
 
-const MAIN = "dist/server/main.js";
 const SHUTDOWN_TIMEOUT_MS = 20_000;
 const REQUESTS = 16;
 const ROWS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Newest modification time of the files the bundle is built from. */
-function newestSource(): number {
-  let newest = 0;
-  const walk = (p: string) => {
-    const st = statSync(p);
-    if (st.isDirectory()) for (const e of readdirSync(p)) walk(path.join(p, e));
-    else if (/\.(ts|mjs|json)$/.test(p)) newest = Math.max(newest, st.mtimeMs);
-  };
-  for (const p of ["shared", "server", "scripts/build.mjs", "package.json"]) walk(p);
-  return newest;
-}
-
-/** Runs `npm run build` when dist/server/main.js is missing or older than its sources. */
-function ensureBuilt(): void {
-  if (existsSync(MAIN) && statSync(MAIN).mtimeMs >= newestSource()) return;
-  execFileSync("npm", ["run", "build"], { stdio: "pipe", timeout: 60_000 });
-}
 
 interface LogLine {
   msg: string;
@@ -43,23 +21,14 @@ interface LogLine {
   [k: string]: unknown;
 }
 
-interface Running {
-  child: ChildProcess;
-  port: number;
-  logs: LogLine[];
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
+type Running = BuiltServer & { logs: LogLine[] };
 
 const running: Running[] = [];
 
 async function startServer(): Promise<Running> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const logs: LogLine[] = [];
+  const server = await startBuiltServer({
     env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
       LOG_LEVEL: "info",
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       MAX_BATCH: "10000",
@@ -71,40 +40,17 @@ async function startServer(): Promise<Running> {
       UPSTASH_REDIS_REST_TOKEN: "",
       MODEL_BLOB_URL: "",
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: LogLine[] = [];
-  let out = "";
-  let partial = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
-    partial += d.toString();
-    const lines = partial.split("\n");
-    partial = lines.pop()!;
-    for (const l of lines) {
+    onLine: (l) => {
       try {
         logs.push(JSON.parse(l) as LogLine);
       } catch {
         // not a log line
       }
-    }
+    },
   });
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) =>
-    child.once("exit", (code, signal) => r({ code, signal, at: performance.now() })),
-  );
-  const server: Running = { child, port, logs, output: () => out, exited };
-  running.push(server);
-  for (let i = 0; i < 600; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return server;
-    if (child.exitCode !== null) break;
-    await sleep(50);
-  }
-  throw new Error(`the server did not become healthy:\n${out}`);
+  const r: Running = { ...server, logs };
+  running.push(r);
+  return r;
 }
 
 /** `{"houses": [...]}` with ROWS rows unique across all requests (Population = a global row number). */
@@ -170,8 +116,6 @@ function tryConnect(port: number): Promise<string> {
     s.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
 }
-
-beforeAll(() => ensureBuilt());
 
 afterEach(() => {
   for (const s of running.splice(0))

@@ -6,13 +6,13 @@
  *
  * Skipped only with SKIP_ARTIFACT_TEST=1 (it needs `npm ci`, which may take a minute).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SEED_HOUSE } from "../../shared/features";
-import { freePort } from "../support/ports";
+import { startBuiltServer } from "../support/server-process";
 import { ROOT, dashboardMetrics, dockerignore } from "./helpers";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";
 
@@ -42,7 +42,7 @@ describe.skipIf(SKIP)("production artifact (as in the container image)", () => {
   let dir = "";
   let buildDir = "";
   let server: ChildProcess | undefined;
-  let output = "";
+  let output = (): string => "";
   let base = "";
   let exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
 
@@ -89,41 +89,23 @@ describe.skipIf(SKIP)("production artifact (as in the container image)", () => {
         `model ${mib(duKiB(path.join(dir, "model")))}`,
     );
 
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     // A clean environment: only what the container would get (no REDIS_URL, no MODEL_BLOB_URL, ...).
-    server = spawn(process.execPath, ["dist/server/main.js"], {
+    const started = await startBuiltServer({
       cwd: dir,
+      cleanEnv: true,
       env: {
-        PATH: process.env.PATH ?? "",
         NODE_ENV: "production",
         // The Dockerfile's ENV: the V8 heap caps and the malloc setting (server/node-flags.ts).
         NODE_OPTIONS: NODE_FLAGS.join(" "),
         ...NODE_ENV_VARS,
-        PORT: String(port),
-        HOST: "127.0.0.1",
         LOG_LEVEL: "warn",
         SHUTDOWN_TIMEOUT_MS: "5000",
       },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    server.stdout?.on("data", (b: Buffer) => (output += b.toString()));
-    server.stderr?.on("data", (b: Buffer) => (output += b.toString()));
-    const proc = server;
-    exit = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
-
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${output}`);
-      try {
-        const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2_000) });
-        if (res.status === 200) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`GET /health did not return 200 within 30 s:\n${output}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    server = started.child;
+    base = started.url;
+    output = started.output;
+    exit = started.exited.then(({ code, signal }) => ({ code, signal }));
   }, 600_000);
 
   afterAll(() => {
@@ -172,6 +154,6 @@ describe.skipIf(SKIP)("production artifact (as in the container image)", () => {
   it("exits 0 on SIGTERM", async () => {
     server!.kill("SIGTERM");
     const result = await Promise.race([exit!, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 15_000))]);
-    expect(result, output).toEqual({ code: 0, signal: null });
+    expect(result, output()).toEqual({ code: 0, signal: null });
   }, 30_000);
 });
