@@ -10,6 +10,7 @@ import type { CacheBackend } from "../shared/cache/types";
 import { createUpstashBackend } from "../shared/cache/upstash";
 import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
 import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
+import { eventually } from "./support/eventually";
 
 const TOKEN = "cache-backends-test-token";
 
@@ -35,18 +36,6 @@ function bits(x: number | undefined): string {
   const view = new DataView(new ArrayBuffer(8));
   view.setFloat64(0, x);
   return view.getBigUint64(0).toString(16);
-}
-
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 5_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
 }
 
 async function elapsed<T>(p: () => Promise<T>): Promise<{ ms: number; result: PromiseSettledResult<T> }> {

@@ -55,12 +55,12 @@ describe("loadFromBlob against Azurite", () => {
     await az?.dispose();
   });
 
+  /** The model at `blob` in `container`, loaded as the service does (5 s timeout). */
+  const fromBlob = (container: string, blob: string, connectionString = az.connectionString) =>
+    loadFromBlob({ blobUrl: az.blobUrl(container, blob), connectionString, timeoutMs: 5000 });
+
   it("loads the model bytes and card from blob, bytes identical to the uploaded ones", async () => {
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("models", "v3/model.onnx"),
-      connectionString: az.connectionString,
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("models", "v3/model.onnx");
     if (!result.ok) throw new Error(result.error.message);
     expect(Buffer.from(result.artifact.onnx).equals(Buffer.from(ONNX))).toBe(true);
     expect(result.artifact.onnx.byteLength).toBe(1_500_000);
@@ -69,22 +69,14 @@ describe("loadFromBlob against Azurite", () => {
   });
 
   it("loads a model at the container root (card beside it)", async () => {
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("flat", "model.onnx"),
-      connectionString: az.connectionString,
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("flat", "model.onnx");
     if (!result.ok) throw new Error(result.error.message);
     expect(result.artifact.card.version).toBe("3.1.0");
     expect(result.artifact.source).toBe(`blob:http://127.0.0.1:${az.blobPort}/devstoreaccount1/flat/model.onnx`);
   });
 
   it("reports integrity with both hashes when the bytes do not match the card's sha256", async () => {
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("models", "corrupt/model.onnx"),
-      connectionString: az.connectionString,
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("models", "corrupt/model.onnx");
     const error = expectError(result, "integrity");
     const corrupt = ONNX.map((b, i) => (i === 1000 ? b ^ 0xff : b));
     expect(error.message).toContain(CARD.sha256);
@@ -92,54 +84,34 @@ describe("loadFromBlob against Azurite", () => {
   });
 
   it("reports integrity naming the bad fields when the card is invalid", async () => {
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("models", "badcard/model.onnx"),
-      connectionString: az.connectionString,
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("models", "badcard/model.onnx");
     const error = expectError(result, "integrity");
     expect(error.message).toMatch(/version/);
     expect(error.message).toMatch(/sha256: must be 64 hex characters/);
   });
 
   it("reports not_found when the model blob is missing", async () => {
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("models", "v9/model.onnx"),
-      connectionString: az.connectionString,
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("models", "v9/model.onnx");
     const error = expectError(result, "not_found");
     expect(error.message).toMatch(/BlobNotFound/);
   });
 
   it("reports not_found when the card blob is missing", async () => {
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("models", "nocard/model.onnx"),
-      connectionString: az.connectionString,
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("models", "nocard/model.onnx");
     const error = expectError(result, "not_found");
     expect(error.message).toContain("model card blob");
     expect(error.message).toContain("nocard/model.json");
   });
 
   it("reports not_found when the container is missing", async () => {
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("nosuchcontainer", "model.onnx"),
-      connectionString: az.connectionString,
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("nosuchcontainer", "model.onnx");
     const error = expectError(result, "not_found");
     expect(error.message).toMatch(/ContainerNotFound/);
   });
 
   it("reports unreachable (auth failure) without leaking the account key when the key is wrong", async () => {
     const wrongKey = Buffer.from("x".repeat(64)).toString("base64");
-    const result = await loadFromBlob({
-      blobUrl: az.blobUrl("models", "v3/model.onnx"),
-      connectionString: az.connectionString.replace(AZURITE_KEY, wrongKey),
-      timeoutMs: 5000,
-    });
+    const result = await fromBlob("models", "v3/model.onnx", az.connectionString.replace(AZURITE_KEY, wrongKey));
     const error = expectError(result, "unreachable");
     expect(error.message).toMatch(/access denied \(HTTP 403/);
     expect(error.message).not.toContain(wrongKey);

@@ -6,22 +6,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createUpstashBackend } from "../shared/cache/upstash";
 import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
 import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
+import { eventually } from "./support/eventually";
 
 const TOKEN = "gateway-test-token";
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
-
-async function eventually(fn: () => Promise<unknown>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await fn();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 describe.skipIf(SKIP_REDIS)("upstash gateway over a real redis-server", () => {
   let redis: RedisProcess;
