@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { Service } from "../shared/app";
-import type { BodyResult, CoreRequest } from "../shared/http";
+import { problemResponse, type BodyResult, type CoreRequest } from "../shared/http";
 
 export interface ServerOptions {
   /** Slowloris guard: the whole header block must arrive within this time. */
@@ -85,18 +85,15 @@ function discard(req: http.IncomingMessage): Promise<void> {
 /** Keep-alive limit: requests one connection may carry before the server closes it. */
 const MAX_REQUESTS_PER_SOCKET = 10_000;
 
-/** Headers every response carries, for the few written outside the service (parse errors, a crash). */
-function rawHeaders(service: Service): Record<string, string> {
-  return {
+/** The standalone host: a node:http server over the service's endpoint list. */
+export function createHttpServer(service: Service, opts: ServerOptions = {}) {
+  /** Headers every response carries, for the few written outside the service (parse errors, a crash). */
+  const raw: Record<string, string> = {
     "x-app-identifier": service.instanceId,
     "x-content-type-options": "nosniff",
     "cache-control": "no-store",
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
   };
-}
-
-/** The standalone host: a node:http server over the service's endpoint list. */
-export function createHttpServer(service: Service, opts: ServerOptions = {}) {
   let draining = false;
   let inflight = 0;
   let idle: (() => void) | undefined;
@@ -156,14 +153,9 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
     } catch (err) {
       service.logger.error("response failed", { error: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) {
-        const body = JSON.stringify({
-          type: "https://house-price.dev/problems/internal",
-          title: "Internal error",
-          status: 500,
-          detail: "An unexpected error occurred; it has been logged",
-        });
-        res.writeHead(500, { ...rawHeaders(service), "content-type": "application/problem+json", connection: "close" });
-        res.end(body);
+        const crash = problemResponse({ code: "internal", detail: "An unexpected error occurred; it has been logged" });
+        res.writeHead(crash.status, { ...raw, ...crash.headers, connection: "close" });
+        res.end(crash.body);
       } else res.destroy();
     }
   });
@@ -179,7 +171,7 @@ export function createHttpServer(service: Service, opts: ServerOptions = {}) {
     const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     const body = JSON.stringify({ error: http.STATUS_CODES[status], app_identifier: service.instanceId });
     const headers = {
-      ...rawHeaders(service),
+      ...raw,
       "content-type": "application/json",
       "content-length": String(Buffer.byteLength(body)),
       connection: "close",
