@@ -1,7 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
-import type { Endpoint, Service } from "../shared/app";
-import type { CoreRequest, CoreResponse } from "../shared/http";
-import { lastForwardedFor } from "../shared/ratelimit";
+import type { Endpoint, Service } from "../shared/service";
+import type { CoreRequest, CoreResponse } from "../shared/http/core";
+import { lastForwardedFor } from "../shared/rate-limit";
 
 /** An Azure Functions HttpRequest as the service's platform-neutral request. */
 export function toCoreRequest(request: HttpRequest): CoreRequest {

@@ -1,7 +1,7 @@
 import { app } from "@azure/functions";
-import { createService, type Service } from "../shared/app";
+import { createService, type Service } from "../shared/service";
 import { findAppRoot } from "../shared/app-root";
-import { getConfig } from "../shared/config";
+import { getConfig } from "../shared/ops/config";
 import { azureRoute, endpointHandler, fallbackHandler } from "./adapter";
 
 let service: Service | undefined;

@@ -1,6 +1,6 @@
 import http from "node:http";
-import type { Service } from "../shared/app";
-import { problemResponse, type BodyResult, type CoreRequest } from "../shared/http";
+import type { Service } from "../shared/service";
+import { problemResponse, type BodyResult, type CoreRequest } from "../shared/http/core";
 
 export interface ServerOptions {
   /** Slowloris guard: the whole header block must arrive within this time. */

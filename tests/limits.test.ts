@@ -3,7 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 import { createHttpServer } from "../server/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
 import { functionsHost, standaloneHost, testService, type Host } from "./support/hosts";
 import { startBuiltServer } from "./support/server-process";

@@ -4,7 +4,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { createHttpServer } from "../server/http";
 import { standaloneHost, testService, type Host } from "./support/hosts";
 

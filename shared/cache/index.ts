@@ -1,6 +1,6 @@
 import CircuitBreaker from "opossum";
-import type { Logger } from "../logger";
-import type { Metrics } from "../metrics";
+import type { Logger } from "../ops/logger";
+import type { Metrics } from "../ops/metrics";
 import { RowTable, ROW_WORDS, type RowBatch } from "./row-table";
 import type { CacheBackend } from "./types";
 

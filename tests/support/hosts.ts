@@ -1,8 +1,8 @@
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import { azureRoute, endpointHandler, fallbackHandler } from "../../functions/adapter";
-import { createService, type Service, type ServiceDeps } from "../../shared/app";
-import { parseConfig } from "../../shared/config";
-import { createLogger } from "../../shared/logger";
+import { createService, type Service, type ServiceDeps } from "../../shared/service";
+import { parseConfig } from "../../shared/ops/config";
+import { createLogger } from "../../shared/ops/logger";
 import { createHttpServer } from "../../server/http";
 
 export interface Reply {

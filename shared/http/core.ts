@@ -1,4 +1,4 @@
-import type { FieldError } from "./schemas";
+import type { FieldError } from "../input/schemas";
 
 /** A platform-neutral request, built by each host's adapter. */
 export interface CoreRequest {

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { presentedApiKey } from "./ratelimit";
+import { presentedApiKey } from "../rate-limit";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 

@@ -2,9 +2,9 @@ import type * as RedisModule from "redis";
 import type * as RlfModule from "rate-limiter-flexible";
 import type * as UpstashRatelimitModule from "@upstash/ratelimit";
 import type * as UpstashRedisModule from "@upstash/redis";
-import type { Config } from "./config";
-import type { Logger } from "./logger";
-import { reconnectDelayMs } from "./cache/redis";
+import type { Config } from "../ops/config";
+import type { Logger } from "../ops/logger";
+import { reconnectDelayMs } from "../cache/redis";
 
 /** What the limiter decided for one request. */
 export interface RateDecision {

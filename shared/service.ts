@@ -5,22 +5,22 @@ import { createPredictionCache, type PredictionCache } from "./cache";
 import { createRedisBackend } from "./cache/redis";
 import type { CacheBackend } from "./cache/types";
 import { createUpstashBackend } from "./cache/upstash";
-import type { Config } from "./config";
-import { docsAsset, docsPage } from "./docs";
-import { fail, jsonResponse, ok, problemResponse, type CoreRequest, type CoreResponse, type Result } from "./http";
-import { createApiKeyCheck } from "./auth";
-import { createLogger, type Logger } from "./logger";
-import { createMetrics, type Metrics } from "./metrics";
-import { ModelHolder } from "./model";
-import { openApiDocument } from "./openapi";
-import { packBulk } from "./fast-house";
-import { scanHouse, scanHouses } from "./fast-json";
-import { WIDTH } from "./features";
-import { Predictor, toTensor, type PredictOutcome } from "./predictor";
-import { BIG_BYTES, BIG_ROWS, nextTurn } from "./turns";
-import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
-import { HouseSchema } from "./schemas";
-import { isJsonContentType, parseJson, validate, validateBulk } from "./validation";
+import type { Config } from "./ops/config";
+import { docsAsset, docsPage } from "./docs/swagger-ui";
+import { fail, jsonResponse, ok, problemResponse, type CoreRequest, type CoreResponse, type Result } from "./http/core";
+import { createApiKeyCheck } from "./access/api-keys";
+import { createLogger, type Logger } from "./ops/logger";
+import { createMetrics, type Metrics } from "./ops/metrics";
+import { ModelHolder } from "./inference/model";
+import { openApiDocument } from "./docs/openapi";
+import { packBulk } from "./input/house-object-packer";
+import { scanHouse, scanHouses } from "./input/house-bytes-scanner";
+import { WIDTH } from "./input/features";
+import { Predictor, toTensor, type PredictOutcome } from "./inference/predictor";
+import { BIG_BYTES, BIG_ROWS, nextTurn } from "./inference/turn-taking";
+import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./rate-limit";
+import { HouseSchema } from "./input/schemas";
+import { isJsonContentType, parseJson, validate, validateBulk } from "./input/validation";
 
 /** One HTTP endpoint, platform-neutral: both hosts serve this same list. */
 export interface Endpoint {

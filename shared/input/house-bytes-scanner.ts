@@ -1,4 +1,4 @@
-import { featureOk } from "./fast-house";
+import { featureOk } from "./house-object-packer";
 import { FEATURES, WIDTH } from "./features";
 
 const QUOTE = 0x22;

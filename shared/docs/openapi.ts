@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import type { Config } from "./config";
+import type { Config } from "../ops/config";
 import {
   AppIdentifierSchema,
   BulkRequestSchema,
@@ -14,7 +14,7 @@ import {
   LegacyErrorSchema,
   PredictResponseSchema,
   ProblemSchema,
-} from "./schemas";
+} from "../input/schemas";
 
 const problem = (description: string): ResponseConfig => ({
   description,

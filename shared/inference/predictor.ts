@@ -1,11 +1,11 @@
-import type { PredictionCache } from "./cache";
-import { FEATURES, WIDTH } from "./features";
-import { fail, ok, type Result } from "./http";
-import type { Metrics } from "./metrics";
+import type { PredictionCache } from "../cache";
+import { FEATURES, WIDTH } from "../input/features";
+import { fail, ok, type Result } from "../http/core";
+import type { Metrics } from "../ops/metrics";
 import type { Model, ModelHolder } from "./model";
-import { rowBatch, sameRow } from "./cache/row-table";
-import type { House } from "./schemas";
-import { BIG_ROWS, nextTurn } from "./turns";
+import { rowBatch, sameRow } from "../cache/row-table";
+import type { House } from "../input/schemas";
+import { BIG_ROWS, nextTurn } from "./turn-taking";
 
 export interface PredictOutcome {
   values: number[];
