@@ -76,7 +76,8 @@ function main(argv: string[]): void {
   all.sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file));
   const shown = over === undefined ? all.slice(0, top) : all.filter((f) => f.lines > over);
   const width = Math.max(...shown.map((f) => `${f.file}:${f.line}`.length), 10);
-  for (const f of shown) console.log(`${String(f.lines).padStart(4)}  ${`${f.file}:${f.line}`.padEnd(width)}  ${f.name}`);
+  for (const f of shown)
+    console.log(`${String(f.lines).padStart(4)}  ${`${f.file}:${f.line}`.padEnd(width)}  ${f.name}`);
   console.log(`(${all.length} functions in ${DIRS.join("/, ")}/)`);
   if (over !== undefined && shown.length > 0) process.exitCode = 1;
 }

@@ -1,4 +1,6 @@
-import type { FieldError } from "../input/schemas";
+import type { Failure, ProblemCode } from "./problems";
+
+export type { Failure, ProblemCode } from "./problems";
 
 /** A platform-neutral request, built by each host's adapter. */
 export interface CoreRequest {
@@ -15,6 +17,8 @@ export interface CoreRequest {
   body: (limit: number, admit?: (bytes: number) => boolean) => Promise<BodyResult>;
   /** Address of the peer as the host sees it. */
   remoteAddress?: string;
+  /** The route's path parameters (`{name}` in Endpoint.route), set by the service before the handler runs. */
+  params?: Record<string, string>;
 }
 
 export type BodyResult = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "aborted" | "refused" };
@@ -26,34 +30,7 @@ export interface CoreResponse {
   body: string | Uint8Array;
 }
 
-/**
- * Every expected failure the service reports, mapped to its status in one place; the temporary ones also
- * carry the Retry-After a client should honour.
- */
-const PROBLEMS = {
-  bad_request: { status: 400, title: "Malformed request" },
-  unauthorized: { status: 401, title: "Missing or invalid API key" },
-  not_found: { status: 404, title: "Not found" },
-  method_not_allowed: { status: 405, title: "Method not allowed" },
-  payload_too_large: { status: 413, title: "Payload too large" },
-  unsupported_media_type: { status: 415, title: "Unsupported media type" },
-  validation: { status: 422, title: "Request validation failed" },
-  rate_limited: { status: 429, title: "Too many requests" },
-  internal: { status: 500, title: "Internal error" },
-  model_unavailable: { status: 503, title: "Model not available", retryAfter: "5" },
-  overloaded: { status: 503, title: "Server overloaded", retryAfter: "1" },
-} as const;
-
-export type ProblemCode = keyof typeof PROBLEMS;
-
-/** An expected failure: a typed result that the endpoint layer maps to problem+json. */
-export interface Failure {
-  code: ProblemCode;
-  detail: string;
-  errors?: FieldError[];
-  headers?: Record<string, string>;
-}
-
+/** An operation's outcome: its value, or the expected failure that the endpoint answers as problem+json. */
 export type Result<T> = { ok: true; value: T } | { ok: false; failure: Failure };
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
@@ -61,28 +38,6 @@ export const fail = (code: ProblemCode, detail: string, extra?: Omit<Failure, "c
   ok: false,
   failure: { code, detail, ...extra },
 });
-
-const PROBLEM_BASE = "https://house-price.dev/problems/";
-
-export function problemResponse(f: Failure): CoreResponse {
-  const p = PROBLEMS[f.code];
-  const body: Record<string, unknown> = {
-    type: PROBLEM_BASE + f.code,
-    title: p.title,
-    status: p.status,
-    detail: f.detail,
-  };
-  if (f.errors) body.errors = f.errors;
-  return {
-    status: p.status,
-    headers: {
-      "content-type": "application/problem+json",
-      ...("retryAfter" in p ? { "retry-after": p.retryAfter } : undefined),
-      ...f.headers,
-    },
-    body: JSON.stringify(body),
-  };
-}
 
 export function jsonResponse(status: number, body: unknown, headers?: Record<string, string>): CoreResponse {
   return { status, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };

@@ -59,7 +59,13 @@ export function functionsHost(service: Service): Host {
   const fallback = fallbackHandler(() => service);
   const routes = service.endpoints.map((e) => ({
     endpoint: e,
-    pattern: new RegExp("^/" + azureRoute(e).replace(/\{[^}]+\}/g, "[^/]+") + "$"),
+    pattern: new RegExp(
+      "^/" +
+        azureRoute(e)
+          .replace(/\{\*[^}]+\}/g, ".*")
+          .replace(/\{[^}]+\}/g, "[^/]+") +
+        "$",
+    ),
     handler: endpointHandler(() => service, e),
   }));
   return {
