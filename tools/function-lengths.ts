@@ -43,6 +43,7 @@ function nameOf(node: ts.Node, sf: ts.SourceFile): string {
     return parent.name.getText(sf);
   }
   if (ts.isCallExpression(parent)) return `(callback of ${parent.expression.getText(sf).slice(0, 40)})`;
+  if (ts.isNewExpression(parent)) return `(callback of new ${parent.expression.getText(sf).slice(0, 40)})`;
   return "(anonymous)";
 }
 
@@ -62,6 +63,14 @@ export function functionLengths(file: string, text: string): FunctionLength[] {
   return found;
 }
 
+/** Every function under shared/, server/ and functions/ of the checkout at `root`, longest first. */
+export function longestFunctions(root: string): FunctionLength[] {
+  const all = DIRS.flatMap((d) => tsFiles(path.join(root, d))).flatMap((f) =>
+    functionLengths(path.relative(root, f), readFileSync(f, "utf8")),
+  );
+  return all.sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file));
+}
+
 function main(argv: string[]): void {
   const arg = (flag: string) => {
     const i = argv.indexOf(flag);
@@ -70,10 +79,7 @@ function main(argv: string[]): void {
   const root = path.resolve(arg("--root") ?? ".");
   const top = Number(arg("--top") ?? 15);
   const over = arg("--over") === undefined ? undefined : Number(arg("--over"));
-  const all = DIRS.flatMap((d) => tsFiles(path.join(root, d))).flatMap((f) =>
-    functionLengths(path.relative(root, f), readFileSync(f, "utf8")),
-  );
-  all.sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file));
+  const all = longestFunctions(root);
   const shown = over === undefined ? all.slice(0, top) : all.filter((f) => f.lines > over);
   const width = Math.max(...shown.map((f) => `${f.file}:${f.line}`.length), 10);
   for (const f of shown)
@@ -82,4 +88,5 @@ function main(argv: string[]): void {
   if (over !== undefined && shown.length > 0) process.exitCode = 1;
 }
 
-main(process.argv.slice(2));
+// Run as a script (npm run function-lengths), not when a test imports it.
+if (/function-lengths\.ts$/.test(process.argv[1] ?? "")) main(process.argv.slice(2));

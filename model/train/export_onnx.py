@@ -112,7 +112,7 @@ def evaluate(m: onnx.ModelProto, X: np.ndarray) -> np.ndarray:
     """Reference evaluation of the exported graph in numpy, with float32 semantics like onnxruntime.
 
     Used by train.py as a self-check (onnxruntime is not installed for Python here);
-    the decisive parity check is tests/model.test.ts in onnxruntime-node.
+    the decisive parity check is tests/unit/model.test.ts in onnxruntime-node.
     """
     attrs, ens = _attrs(m)
     x = np.asarray(X, dtype=np.float32)

@@ -46,7 +46,7 @@ SPLIT_SEED = 42  # the project's fixed evaluation split
 VALIDATION_SEED = 0  # validation part carved from the training rows, for tuning only
 TREE_SEED = 0
 
-FEATURES = [  # must match shared/input/features.ts (checked below and by tests/model.test.ts)
+FEATURES = [  # must match shared/input/features.ts (checked below and by tests/unit/model.test.ts)
     ("MedInc", "10000 USD", "median income of households in the block group"),
     ("HouseAge", "years", "median age of houses in the block group"),
     ("AveRooms", "rooms per household", "average number of rooms per household"),

@@ -46,6 +46,7 @@ export function createBodyAdmission(
   const held = new WeakMap<CoreRequest, number>();
   const limit = config.MAX_INFLIGHT_BODY_BYTES;
   const maxBody = config.MAX_BODY_BYTES;
+  metrics.readBodyBytesHeldFrom(() => inFlight);
 
   const overloaded = (detail: string): Result<never> => {
     metrics.rejected.inc({ reason: "overloaded" });

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export function createMetrics() {
   const registry = new Registry();
   let inflightRowsNow = (): number => 0;
+  let bodyBytesHeldNow = (): number => 0;
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
@@ -50,6 +51,14 @@ export function createMetrics() {
         this.set(inflightRowsNow());
       },
     }),
+    bodyBytesHeld: new Gauge({
+      name: "request_body_bytes_held",
+      help: "Bytes of request bodies held in memory, counted against MAX_INFLIGHT_BODY_BYTES",
+      registers,
+      collect() {
+        this.set(bodyBytesHeldNow());
+      },
+    }),
     rateLimit: counter(
       "rate_limit_decisions_total",
       "Rate limit decisions (failed_open: the limiter backend failed and the request was let through)",
@@ -59,6 +68,10 @@ export function createMetrics() {
     /** Where inflight_rows reads its value when scraped. */
     readInflightRowsFrom(fn: () => number): void {
       inflightRowsNow = fn;
+    },
+    /** Where request_body_bytes_held reads its value when scraped. */
+    readBodyBytesHeldFrom(fn: () => number): void {
+      bodyBytesHeldNow = fn;
     },
   };
 }

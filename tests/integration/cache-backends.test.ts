@@ -5,12 +5,12 @@
  * No mocks. SKIP_REDIS=1 skips it; a missing redis-server otherwise fails it.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createRedisBackend } from "../shared/cache/redis";
-import type { CacheBackend } from "../shared/cache/types";
-import { createUpstashBackend } from "../shared/cache/upstash";
-import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
-import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
-import { eventually } from "./support/eventually";
+import { createRedisBackend } from "../../shared/cache/redis";
+import type { CacheBackend } from "../../shared/cache/types";
+import { createUpstashBackend } from "../../shared/cache/upstash";
+import { startUpstashGateway, type UpstashGateway } from "../../tools/upstash-gateway";
+import { SKIP_REDIS, startRedis, type RedisProcess } from "../support/redis-server";
+import { eventually } from "../support/eventually";
 
 const TOKEN = "cache-backends-test-token";
 
@@ -171,8 +171,9 @@ suite.each(["redis", "upstash"] as const)("%s cache backend on a real redis-serv
     );
     expect(await redis.ttl("ttl:short:a")).toBe(1);
     expect(await backend.mget(["ttl:short:a", "ttl:short:b"])).toEqual([1, 2]);
-    await new Promise((r) => setTimeout(r, 1_300));
-    expect(await backend.mget(["ttl:short:a", "ttl:short:b"])).toEqual([undefined, undefined]);
+    await eventually(async () =>
+      expect(await backend.mget(["ttl:short:a", "ttl:short:b"])).toEqual([undefined, undefined]),
+    );
     expect(await redis.keys("ttl:short:*")).toEqual([]);
   });
 
@@ -255,7 +256,7 @@ suite.each(["redis", "upstash"] as const)("%s cache backend on a real redis-serv
 
 describe.skipIf(SKIP_REDIS)("redis cache backend with no server at start", () => {
   it("is created without throwing or blocking, fails fast, and connects once the server appears", async () => {
-    const { freePort } = await import("./support/ports");
+    const { freePort } = await import("../support/ports");
     const port = await freePort();
     const t0 = performance.now();
     const backend = createRedisBackend(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 500 });

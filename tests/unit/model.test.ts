@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { FEATURES } from "../shared/input/features";
+import { FEATURES } from "../../shared/input/features";
 
-const path = (p: string): string => fileURLToPath(new URL(`../${p}`, import.meta.url));
+const path = (p: string): string => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const MODEL_PATH = path("model/model.onnx");
 
 interface CardFeature {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Endpoint } from "../shared/http/endpoint";
-import { createRouter } from "../shared/http/router";
+import type { Endpoint } from "../../shared/http/endpoint";
+import { createRouter } from "../../shared/http/router";
 
 const endpoint = (method: Endpoint["method"], route: string): Endpoint => ({
   name: `${method} ${route}`,

@@ -3,10 +3,10 @@
  */
 import { Redis, type RedisConfigNodejs } from "@upstash/redis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createUpstashBackend } from "../shared/cache/upstash";
-import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
-import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
-import { eventually } from "./support/eventually";
+import { createUpstashBackend } from "../../shared/cache/upstash";
+import { startUpstashGateway, type UpstashGateway } from "../../tools/upstash-gateway";
+import { SKIP_REDIS, startRedis, type RedisProcess } from "../support/redis-server";
+import { eventually } from "../support/eventually";
 
 const TOKEN = "gateway-test-token";
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, parseConfig } from "../shared/ops/config";
-import { FEATURES } from "../shared/input/features";
-import { HouseSchema } from "../shared/input/schemas";
+import { CONFIG_KEYS, parseConfig } from "../../shared/ops/config";
+import { FEATURES } from "../../shared/input/features";
+import { HouseSchema } from "../../shared/input/schemas";
 
 /** Keys only the standalone server reads; the Functions host has its own port and lifecycle. */
 const SERVER_ONLY = ["PORT", "HOST", "SHUTDOWN_TIMEOUT_MS"];

@@ -7,8 +7,10 @@
 import http from "node:http";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE } from "../shared/input/features";
-import { startBuiltServer, type BuiltServer } from "./support/server-process";
+import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
+import { eventually } from "../support/eventually";
+import { metricSum } from "../support/metrics";
+import { startBuiltServer, type BuiltServer } from "../support/server-process";
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;
 const REQUESTS = 16;
@@ -128,7 +130,15 @@ describe("SIGTERM on the built server", () => {
     const bodies = Array.from({ length: REQUESTS }, (_, i) => bulkBody(i));
     const calls = bodies.map((b) => postOwnConnection(server.port, b));
     await Promise.all(calls.map((c) => c.sent));
-    await sleep(50);
+    // Every bulk is in the service (its rows in progress or done) before SIGTERM, so none is still unread.
+    await eventually(
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+        expect(metricSum(text, "inflight_rows") + metricSum(text, "predictions_rows_total")).toBe(REQUESTS * ROWS);
+      },
+      20_000,
+      5,
+    );
 
     const sigtermAt = performance.now();
     server.child.kill("SIGTERM");

@@ -10,10 +10,11 @@
  */
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/input/features";
-import type { Service } from "../shared/service";
-import { createHttpServer } from "../server/http";
-import { testService } from "./support/hosts";
+import { SEED_HOUSE } from "../../shared/input/features";
+import type { Service } from "../../shared/service";
+import { createHttpServer } from "../../server/http";
+import { eventually } from "../support/eventually";
+import { testService } from "../support/hosts";
 
 const HEADERS_TIMEOUT_MS = 500;
 const REQUEST_TIMEOUT_MS = 1000;
@@ -78,6 +79,9 @@ describe("slow and malformed clients on the standalone server", () => {
     clients.push(c);
     return c;
   };
+  /** Connections the server holds open right now. */
+  const connections = () =>
+    new Promise<number>((resolve, reject) => host.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
 
   beforeAll(async () => {
     service = testService();
@@ -96,9 +100,11 @@ describe("slow and malformed clients on the standalone server", () => {
   });
 
   it("serves other clients quickly while 50 slowloris clients dribble their headers", async () => {
+    const before = await connections();
     const slow = await Promise.all(Array.from({ length: 50 }, () => open()));
     const dribbling = slow.map((c) => dribble(c, "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(200), 50));
-    await sleep(200);
+    // The server holds all 50 connections before the fast clients come.
+    await eventually(async () => expect(await connections()).toBeGreaterThanOrEqual(before + 50));
     const times: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t = performance.now();
@@ -179,7 +185,7 @@ describe("slow and malformed clients on the standalone server", () => {
   it(`closes an idle keep-alive connection after keepAliveTimeout (${KEEP_ALIVE_TIMEOUT_MS} ms), having served it twice`, async () => {
     const c = await open();
     c.socket.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
-    await sleep(100);
+    await eventually(async () => expect(c.received()).toMatch(/HTTP\/1\.1 200/));
     c.socket.write("GET /api/healthcheck HTTP/1.1\r\nHost: x\r\n\r\n");
     // Wait for the second response, then time the idle close from there.
     for (let i = 0; i < 100 && (c.received().match(/HTTP\/1\.1 200/g) ?? []).length < 2; i++) await sleep(10);

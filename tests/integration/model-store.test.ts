@@ -11,8 +11,8 @@ import {
   loadWithRetry,
   type LoadResult,
   type ModelStoreError,
-} from "../shared/inference/model-store";
-import { AZURITE_KEY, freePort, azuriteConnectionString, startAzurite, type Azurite } from "./support/azurite";
+} from "../../shared/inference/model-store";
+import { AZURITE_KEY, freePort, azuriteConnectionString, startAzurite, type Azurite } from "../support/azurite";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 

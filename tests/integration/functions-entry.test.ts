@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { testService } from "./support/hosts";
+import { testService } from "../support/hosts";
 
 describe("the Azure Functions entry point", () => {
   it("is package.json main, and the built bundle registers one function per endpoint plus the 404 catch-all", () => {

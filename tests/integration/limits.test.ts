@@ -1,14 +1,15 @@
 /** Abuse and access: per-client rate limits (in-process, Redis across processes, Upstash), API keys, overload. */
 import type { ChildProcess } from "node:child_process";
 import net from "node:net";
-import { createHttpServer } from "../server/http";
+import { createHttpServer } from "../../server/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/input/features";
-import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
-import { functionsHost, standaloneHost, testService, type Host } from "./support/hosts";
-import { startBuiltServer } from "./support/server-process";
-import { eventually } from "./support/eventually";
-import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
+import { SEED_HOUSE } from "../../shared/input/features";
+import { startUpstashGateway, type UpstashGateway } from "../../tools/upstash-gateway";
+import { functionsHost, standaloneHost, testService, type Host } from "../support/hosts";
+import { startBuiltServer } from "../support/server-process";
+import { eventually } from "../support/eventually";
+import { serviceMetric } from "../support/metrics";
+import { SKIP_REDIS, startRedis, type RedisProcess } from "../support/redis-server";
 
 const body = JSON.stringify(SEED_HOUSE);
 const asClient = (ip: string, extra: Record<string, string> = {}) => ({
@@ -199,14 +200,14 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
         `POST /bulk_predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
           `content-length: ${Buffer.byteLength(slowBody)}\r\nconnection: close\r\n\r\n${slowBody.slice(0, 100)}`,
       );
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(async () => expect(await serviceMetric(service, "request_body_bytes_held")).toBe(100));
 
       // Declared but not sent: nothing is held on a declaration alone, so this one goes through.
       const early = await post(other);
       expect(early.status).toBe(200);
 
       socket.write(slowBody.slice(100, 2500));
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(async () => expect(await serviceMetric(service, "request_body_bytes_held")).toBe(2500));
 
       // 2,500 bytes now held: 1.8 KB more would pass 4,096.
       const refused = await post(other);
@@ -232,17 +233,24 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
   });
 
   it("gives the budget back when a client leaves before its body is read (here: while the rate limiter answers)", async () => {
+    // A limiter that answers only when the test lets it (and at once after that).
+    let asked!: () => void;
+    const wasAsked = new Promise<void>((r) => (asked = r));
+    let answer!: () => void;
+    const mayAnswer = new Promise<void>((r) => (answer = r));
     const slowLimiter = {
       backend: "redis" as const,
-      check: () =>
-        new Promise<{ allowed: boolean; limit: number; remaining: number; resetMs: number }>((r) =>
-          setTimeout(() => r({ allowed: true, limit: 100, remaining: 99, resetMs: 60_000 }), 150),
-        ),
+      check: async () => {
+        asked();
+        await mayAnswer;
+        return { allowed: true, limit: 100, remaining: 99, resetMs: 60_000 };
+      },
       close: async () => undefined,
     };
     const service = testService({ MAX_INFLIGHT_BODY_BYTES: "2000" }, { rateLimiter: slowLimiter });
     const server = createHttpServer(service);
     const port = await server.listen(0, "127.0.0.1");
+    const serverSocketClosed = new Promise((r) => server.server.once("connection", (s) => s.once("close", r)));
     try {
       await service.holder.load();
       // Declares 1,950 bytes, sends a few, and is gone before the limiter has answered.
@@ -251,9 +259,17 @@ describe("memory admission (MAX_INFLIGHT_BODY_BYTES)", () => {
       socket.write(
         "POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1950\r\n\r\n{",
       );
-      await new Promise((r) => setTimeout(r, 20));
+      await wasAsked;
       socket.destroy();
-      await new Promise((r) => setTimeout(r, 400));
+      await serverSocketClosed;
+      answer();
+      // The abandoned request finishes (its body unreadable) and holds nothing.
+      await eventually(async () =>
+        expect(await serviceMetric(service, 'http_requests_total{route="/predict",method="POST",status="400"}')).toBe(
+          1,
+        ),
+      );
+      expect(await serviceMetric(service, "request_body_bytes_held")).toBe(0);
 
       for (let i = 0; i < 3; i++) {
         const r = await fetch(`http://127.0.0.1:${port}/predict`, {

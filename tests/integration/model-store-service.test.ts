@@ -2,9 +2,10 @@
 import { readFileSync } from "node:fs";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/input/features";
-import { startAzurite, type Azurite } from "./support/azurite";
-import { standaloneHost, testService, type Host } from "./support/hosts";
+import { SEED_HOUSE } from "../../shared/input/features";
+import { startAzurite, type Azurite } from "../support/azurite";
+import { eventually } from "../support/eventually";
+import { standaloneHost, testService, type Host } from "../support/hosts";
 
 const ONNX = readFileSync("model/model.onnx");
 const CARD = readFileSync("model/model.json");
@@ -75,10 +76,13 @@ describe("the model from Blob Storage", () => {
   ])("is not ready with %s: /health 503 with the reason, predictions 503 problem+json", async (_, blob, code) => {
     const host = await start(blob);
     const health = await waitFor(host, 503, 5_000);
-    await new Promise((r) => setTimeout(r, 300));
-    const again = await host.send("GET", "/health");
+    // 503 from the start (loading); the reason names the code once the first attempt has failed.
+    const again = await eventually(async () => {
+      const r = await host.send("GET", "/health");
+      expect(r.json().reason).toMatch(new RegExp(`^${code}:`));
+      return r;
+    });
     expect(again.status).toBe(503);
-    expect(again.json().reason).toMatch(new RegExp(`^${code}:`));
     expect(health.json().status).toBe("unavailable");
     const r = await host.send("POST", "/predict", { body: JSON.stringify(SEED_HOUSE), headers: JSON_HEADERS });
     expect(r.status).toBe(503);
@@ -91,8 +95,10 @@ describe("the model from Blob Storage", () => {
     try {
       const host = await start("models/v1/model.onnx", later);
       const down = await waitFor(host, 503, 3_000);
-      await new Promise((r) => setTimeout(r, 1500));
-      expect((await host.send("GET", "/health")).json().reason).toMatch(/^unreachable:/);
+      await eventually(
+        async () => expect((await host.send("GET", "/health")).json().reason).toMatch(/^unreachable:/),
+        10_000,
+      );
       expect(down.status).toBe(503);
       await later.restart();
       const cs = later.connectionString;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hashRow, RowTable, rowBatch, ROW_WORDS, sameRow } from "../shared/cache/row-table";
+import { hashRow, RowTable, rowBatch, ROW_WORDS, sameRow } from "../../shared/cache/row-table";
 
 const row = (...xs: number[]) =>
   Float32Array.from(xs.length === ROW_WORDS ? xs : [...xs, ...Array(ROW_WORDS - xs.length).fill(0)]);

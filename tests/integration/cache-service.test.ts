@@ -6,22 +6,28 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/input/features";
-import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
-import { standaloneHost, testService, type Host } from "./support/hosts";
-import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
+import { SEED_HOUSE } from "../../shared/input/features";
+import { startUpstashGateway, type UpstashGateway } from "../../tools/upstash-gateway";
+import { eventually } from "../support/eventually";
+import { standaloneHost, testService, type Host } from "../support/hosts";
+import { metricSum } from "../support/metrics";
+import { SKIP_REDIS, startRedis, type RedisProcess } from "../support/redis-server";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const houses = (n: number, seed: number) =>
   Array.from({ length: n }, (_, i) => ({ ...SEED_HOUSE, MedInc: seed + i / 1000, HouseAge: 1 + (i % 50) }));
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function metric(host: Host, name: string): Promise<number> {
-  const text = (await host.send("GET", "/metrics")).text;
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
-  return sum;
+  return metricSum((await host.send("GET", "/metrics")).text, name);
+}
+
+/** Waits until the shared store holds `count` keys matching `pattern` (cache writes are fire-and-forget). */
+async function untilKeys(pattern: string, count: number): Promise<string[]> {
+  return eventually(async () => {
+    const keys = await redis.keys(pattern);
+    expect(keys).toHaveLength(count);
+    return keys;
+  });
 }
 
 async function bulk(host: Host, rows: unknown[]) {
@@ -82,7 +88,7 @@ describe.skipIf(SKIP_REDIS).each(BACKENDS)("the service with the %s cache", (bac
     const rows = houses(200, 2);
     const first = await bulk(host, rows);
     expect(first.cacheStatus).toContain("fwd=miss");
-    await sleep(50); // writes are fire-and-forget
+    await untilKeys("hp:*", 200);
     const second = await bulk(host, rows);
     expect(second.cacheStatus).toMatch(/^house-price; hit/);
     expect(second.values).toEqual(first.values);
@@ -93,31 +99,27 @@ describe.skipIf(SKIP_REDIS).each(BACKENDS)("the service with the %s cache", (bac
     const host = await start();
     const a = houses(10, 3);
     await bulk(host, a);
-    await sleep(50);
+    await untilKeys("hp:*", 10);
     const b = [...a.slice(0, 4), ...houses(6, 4)];
     const r = await bulk(host, b);
     expect(r.cacheStatus).toContain("fwd=partial");
     expect(r.cacheStatus).toContain("hits=4");
-    await sleep(50);
-    expect((await redis.keys("hp:*")).length).toBe(16);
+    await untilKeys("hp:*", 16);
   });
 
   it("stores keys with CACHE_TTL_SECONDS and lets them expire", async () => {
     const host = await start({ CACHE_TTL_SECONDS: "1" });
     await bulk(host, houses(3, 5));
-    await sleep(50);
-    const keys = await redis.keys("hp:*");
-    expect(keys.length).toBe(3);
+    const keys = await untilKeys("hp:*", 3);
     expect(await redis.ttl(keys[0]!)).toBe(1);
-    await sleep(1200);
-    expect(await redis.keys("hp:*")).toEqual([]);
+    await untilKeys("hp:*", 0);
     expect((await bulk(host, houses(3, 5))).cacheStatus).toContain("fwd=miss");
   });
 
   it("misses for a new model version", async () => {
     const host = await start();
     await bulk(host, houses(5, 6));
-    await sleep(50);
+    await untilKeys("hp:*", 5);
     const dir = mkdtempSync(path.join(tmpdir(), "model-v2-"));
     try {
       copyFileSync("model/model.onnx", path.join(dir, "model.onnx"));
@@ -126,8 +128,7 @@ describe.skipIf(SKIP_REDIS).each(BACKENDS)("the service with the %s cache", (bac
       const v2 = await start({ MODEL_PATH: path.join(dir, "model.onnx") });
       const r = await bulk(v2, houses(5, 6));
       expect(r.cacheStatus).toContain("fwd=miss");
-      await sleep(50);
-      expect((await redis.keys("hp:2.0.0-test:*")).length).toBe(5);
+      await untilKeys("hp:2.0.0-test:*", 5);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -152,13 +153,14 @@ describe.skipIf(SKIP_REDIS).each(BACKENDS)("the service with the %s cache", (bac
     }
     // The breaker probes again by itself: a stored row comes back as a hit without restarting the service.
     const rows = houses(5, 70);
-    let hit = false;
-    for (let i = 0; i < 40 && !hit; i++) {
-      await bulk(host, rows);
-      await sleep(150);
-      hit = (await bulk(host, rows)).cacheStatus.startsWith("house-price; hit");
-    }
-    expect(hit).toBe(true);
+    await eventually(
+      async () => {
+        await bulk(host, rows);
+        expect((await bulk(host, rows)).cacheStatus).toMatch(/^house-price; hit/);
+      },
+      10_000,
+      150,
+    );
   });
 
   it("bounds request latency by CACHE_TIMEOUT_MS when the backend stalls", async () => {
@@ -172,7 +174,8 @@ describe.skipIf(SKIP_REDIS).each(BACKENDS)("the service with the %s cache", (bac
     expect(r.ms).toBeLessThan(1500);
     expect(r.cacheStatus).toContain("fwd=miss");
     expect(await metric(host, 'cache_errors_total{backend="' + backend + '",op="get",reason="timeout"}')).toBe(1);
-    await sleep(3100);
+    // The next test starts once the pause is over: a command of our own waits it out.
+    await redis.keys("*");
   });
 });
 

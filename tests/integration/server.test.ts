@@ -4,10 +4,10 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SECURITY_HEADERS } from "../shared/http/security-headers";
-import { SEED_HOUSE } from "../shared/input/features";
-import { createHttpServer } from "../server/http";
-import { standaloneHost, testService, type Host } from "./support/hosts";
+import { SECURITY_HEADERS } from "../../shared/http/security-headers";
+import { SEED_HOUSE } from "../../shared/input/features";
+import { createHttpServer } from "../../server/http";
+import { standaloneHost, testService, type Host } from "../support/hosts";
 
 /** Sends raw bytes and resolves with everything the server wrote until it closed (or 3 s). */
 function raw(port: number, payload: string): Promise<string> {

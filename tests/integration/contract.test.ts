@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE, FEATURES } from "../shared/input/features";
-import { createModel } from "../shared/inference/model";
-import { loadFromFile } from "../shared/inference/model-store";
-import { HOSTS, testService, type Host } from "./support/hosts";
+import { SEED_HOUSE, FEATURES } from "../../shared/input/features";
+import { createModel } from "../../shared/inference/model";
+import { loadFromFile } from "../../shared/inference/model-store";
+import { HOSTS, testService, type Host } from "../support/hosts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const house = (over: Record<string, unknown> = {}) => ({ ...SEED_HOUSE, ...over });
