@@ -6,6 +6,7 @@ import {
   parseAllowedOrigins,
 } from "../../shared/http/cors";
 import type { CoreResponse } from "../../shared/http";
+import { parseConfig } from "../../shared/config";
 
 const APP = "https://app.example.org";
 const policy = createCorsPolicy([APP, "http://localhost:5173"])!;
@@ -39,6 +40,17 @@ describe("CORS_ALLOWED_ORIGINS", () => {
   });
 
   it("is off (no policy at all) when empty", () => expect(createCorsPolicy([])).toBeUndefined());
+
+  it("is read by the config, which refuses a bad entry at start and names the key", () => {
+    expect(parseConfig({}).CORS_ALLOWED_ORIGINS).toEqual([]);
+    expect(parseConfig({ CORS_ALLOWED_ORIGINS: `${APP}, http://127.0.0.1:8080` }).CORS_ALLOWED_ORIGINS).toEqual([
+      APP,
+      "http://127.0.0.1:8080",
+    ]);
+    expect(() => parseConfig({ CORS_ALLOWED_ORIGINS: "https://app.example.org/" })).toThrow(
+      /CORS_ALLOWED_ORIGINS.*did you mean https:\/\/app\.example\.org\?/,
+    );
+  });
 });
 
 describe("CORS preflight", () => {

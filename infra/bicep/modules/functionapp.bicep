@@ -44,6 +44,27 @@ param upstashRedisRestToken string = ''
 param apiKeys string = ''
 @secure()
 param metricsToken string = ''
+@description('Comma-separated exact origins allowed to call the API from browsers (CORS_ALLOWED_ORIGINS); the app answers CORS itself.')
+param corsAllowedOrigins string = ''
+@description('TRUST_PROXY: which X-Forwarded-For entry, counted from the end, is the client (1 = the one the App Service front end appended; 2 behind Front Door).')
+param trustProxy string = 'true'
+@description('Front Door id (X-Azure-FDID) of the profile in front of the app; when set, the app accepts traffic only from it.')
+param frontDoorId string = ''
+
+// Behind Front Door: only its back-end addresses (service tag) AND only requests it forwarded for OUR profile
+// (the X-Azure-FDID header; the service tag alone would admit any Front Door customer's traffic).
+var frontDoorOnly = [
+  {
+    name: 'Allow Front Door'
+    tag: 'ServiceTag'
+    ipAddress: 'AzureFrontDoor.Backend'
+    action: 'Allow'
+    priority: 100
+    headers: {
+      'x-azure-fdid': [frontDoorId]
+    }
+  }
+]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -97,6 +118,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
+      // Platform CORS stays empty: when set it answers in the app's place and cannot expose headers
+      // (Cache-Status, ETag, RateLimit-*); the service answers CORS itself from CORS_ALLOWED_ORIGINS.
+      cors: {
+        allowedOrigins: []
+        supportCredentials: false
+      }
+      ipSecurityRestrictions: empty(frontDoorId) ? [] : frontDoorOnly
+      ipSecurityRestrictionsDefaultAction: empty(frontDoorId) ? 'Allow' : 'Deny'
+      // The deployment endpoint (scm) keeps its own rules: azd and func publish reach it, not Front Door.
+      scmIpSecurityRestrictionsUseMain: false
       appSettings: [
         // ---- platform settings ----
         {
@@ -184,9 +215,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: string(rateLimitWindowSeconds)
         }
         {
-          // Requests reach the app through the Functions front end, which sets X-Forwarded-For.
+          // Requests reach the app through the App Service front end, which appends the caller to
+          // X-Forwarded-For (and, behind Front Door, the caller is Front Door: the client is one entry earlier).
           name: 'TRUST_PROXY'
-          value: 'true'
+          value: trustProxy
         }
         {
           name: 'UPSTASH_REDIS_REST_URL'
@@ -203,6 +235,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'METRICS_TOKEN'
           value: metricsToken
+        }
+        {
+          name: 'CORS_ALLOWED_ORIGINS'
+          value: corsAllowedOrigins
         }
       ]
     }
