@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { notModified, predictionCacheHeaders, PUBLIC_PREDICTION } from "../../shared/http/edge-cache";
 import { ifNoneMatchMatches, predictionETag } from "../../shared/http/etag";
 
 const SHA = "a".repeat(64);
@@ -43,4 +44,22 @@ describe("If-None-Match", () => {
     expect(ifNoneMatchMatches(header, tag)).toBe(expected);
   });
   it("is false without the header", () => expect(ifNoneMatchMatches(undefined, tag)).toBe(false));
+});
+
+describe("prediction cache headers", () => {
+  it("are public with a short browser and a long edge lifetime, private and unstored with keys", () => {
+    expect(predictionCacheHeaders('"t"', false)).toEqual({
+      etag: '"t"',
+      "cache-control": "public, max-age=60, s-maxage=86400",
+    });
+    expect(predictionCacheHeaders('"t"', true)).toEqual({ etag: '"t"', "cache-control": "private, no-store" });
+  });
+
+  it("304 carries the validator and the caching policy and no body", () => {
+    expect(notModified(predictionCacheHeaders('"t"', false))).toEqual({
+      status: 304,
+      headers: { etag: '"t"', "cache-control": PUBLIC_PREDICTION },
+      body: "",
+    });
+  });
 });
