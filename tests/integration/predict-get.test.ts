@@ -162,7 +162,7 @@ describe("GET /predict on the built server", () => {
   });
 
   it("changes every ETag when the model's sha256 changes, for the very same answer", async () => {
-    const health = await (await fetch(`${variant.url}/health`)).json();
+    const health = (await (await fetch(`${variant.url}/health`)).json()) as { model: { sha256: string } };
     expect(health.model.sha256).toBe(model.sha256);
     for (const q of [seed(), seed({ MedInc: "3.5" }), seed({ Latitude: "34.05", Longitude: "-118.24" })]) {
       const [a, b] = await Promise.all([plain, variant].map((s) => fetch(`${s.url}/predict?${q}`)));
