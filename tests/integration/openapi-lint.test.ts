@@ -76,6 +76,18 @@ describe("the served OpenAPI document under @redocly/cli lint", () => {
     expect(houses.minItems).toBe(1);
   });
 
+  it("declares a 4xx on every operation a client can get wrong (parameters, a body or a required key)", () => {
+    type Op = { parameters?: unknown[]; requestBody?: unknown; security?: object[]; responses: object };
+    const spec = JSON.parse(doc) as { paths: Record<string, Record<string, Op>> };
+    const missing = Object.entries(spec.paths).flatMap(([p, item]) =>
+      Object.entries(item)
+        .filter(([, op]) => op.parameters?.length || op.requestBody || op.security?.some((r) => Object.keys(r).length))
+        .filter(([, op]) => !Object.keys(op.responses).some((code) => code.startsWith("4")))
+        .map(([method]) => `${method.toUpperCase()} ${p}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
   it("a linter that finds a problem reports it (the check can fail)", async () => {
     const spec = JSON.parse(doc);
     delete spec.paths["/predict"].post.operationId;
