@@ -50,6 +50,15 @@ describe("Azure Front Door option (deployFrontDoor)", () => {
     expect(fd.match(/cacheConfiguration:/g)).toHaveLength(1);
   });
 
+  it("drops the caller-specific RateLimit-* headers from GET /predict answers", () => {
+    const rule = resourceText(fd, "dropCallerHeaders");
+    expect(rule).toMatch(/conditions: predictGet/);
+    expect(rule).toMatch(
+      /for header in \['RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'\]/,
+    );
+    expect(rule).toMatch(/headerAction: 'Delete'\s*headerName: header/);
+  });
+
   it("locks the Function App to this Front Door: service tag AND X-Azure-FDID, everything else denied", () => {
     expect(fnApp).toMatch(
       /tag: 'ServiceTag'\s*ipAddress: 'AzureFrontDoor\.Backend'\s*action: 'Allow'\s*priority: \d+\s*headers: \{\s*'x-azure-fdid': \[frontDoorId\]/,

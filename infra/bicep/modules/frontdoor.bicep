@@ -115,13 +115,36 @@ resource cachePredict 'Microsoft.Cdn/profiles/ruleSets/rules@2024-02-01' = {
   }
 }
 
+// RateLimit-* describe the budget of the caller that filled the cache, and edge hits spend nobody's budget:
+// they are dropped from GET /predict answers rather than shown to everyone else.
+resource dropCallerHeaders 'Microsoft.Cdn/profiles/ruleSets/rules@2024-02-01' = {
+  parent: ruleSet
+  name: 'dropCallerHeaders'
+  dependsOn: [cachePredict]
+  properties: {
+    order: 2
+    matchProcessingBehavior: 'Continue'
+    conditions: predictGet
+    actions: [
+      for header in ['RateLimit-Policy', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']: {
+        name: 'ModifyResponseHeader'
+        parameters: {
+          typeName: 'DeliveryRuleHeaderActionParameters'
+          headerAction: 'Delete'
+          headerName: header
+        }
+      }
+    ]
+  }
+}
+
 // A cached answer carries the Access-Control-Allow-Origin of whoever filled the cache: drop it ...
 resource corsReset 'Microsoft.Cdn/profiles/ruleSets/rules@2024-02-01' = if (!empty(corsOrigins)) {
   parent: ruleSet
   name: 'corsReset'
-  dependsOn: [cachePredict]
+  dependsOn: [dropCallerHeaders]
   properties: {
-    order: 2
+    order: 3
     matchProcessingBehavior: 'Continue'
     conditions: predictGet
     actions: [
@@ -153,7 +176,7 @@ resource corsAllow 'Microsoft.Cdn/profiles/ruleSets/rules@2024-02-01' = [
     name: 'corsOrigin${i}'
     dependsOn: [corsReset]
     properties: {
-      order: 3 + i
+      order: 4 + i
       matchProcessingBehavior: 'Continue'
       conditions: concat(predictGet, [
         {
@@ -196,7 +219,7 @@ resource corsAllow 'Microsoft.Cdn/profiles/ruleSets/rules@2024-02-01' = [
 resource route 'Microsoft.Cdn/profiles/afdEndpoints/routes@2024-02-01' = {
   parent: endpoint
   name: 'all-paths'
-  dependsOn: [origin, cachePredict, corsReset, corsAllow]
+  dependsOn: [origin, cachePredict, dropCallerHeaders, corsReset, corsAllow]
   properties: {
     originGroup: {
       id: originGroup.id
