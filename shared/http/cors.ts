@@ -1,4 +1,4 @@
-import type { CoreRequest, CoreResponse } from "../http";
+import type { CoreRequest, CoreResponse } from "./core";
 
 /**
  * CORS for browser apps on other origins (CORS_ALLOWED_ORIGINS), answered by the core so both hosts behave

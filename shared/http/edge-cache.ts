@@ -1,4 +1,4 @@
-import type { CoreResponse } from "../http";
+import type { CoreResponse } from "./core";
 
 /**
  * Lifetimes of a public prediction: a minute in browsers (which cannot be purged) and a day at the edge

@@ -1,8 +1,8 @@
-import { FEATURES, WIDTH, type FeatureName } from "../features";
-import { featureOk } from "../fast-house";
-import { fail, ok, type Result } from "../http";
-import { HouseSchema, type FieldError } from "../schemas";
-import { describeReceived, validate, validationFailure } from "../validation";
+import { FEATURES, WIDTH, type FeatureName } from "./features";
+import { featureOk } from "./house-object-packer";
+import { fail, ok, type Result } from "../http/core";
+import { HouseSchema, type FieldError } from "./schemas";
+import { describeReceived, validate, validationFailure } from "./validation";
 import {
   defaultResponseOptions,
   isResponseOption,

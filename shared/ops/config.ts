@@ -1,6 +1,6 @@
 import { z } from "zod";
 import path from "node:path";
-import { parseAllowedOrigins } from "./http/cors";
+import { parseAllowedOrigins } from "../http/cors";
 
 /** Where the bundled model lives, resolved from the working directory (repo root or the container's /app). */
 const DEFAULT_MODEL_PATH = path.join("model", "model.onnx");

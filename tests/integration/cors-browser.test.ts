@@ -6,7 +6,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE } from "../../shared/features";
+import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 import { startBuiltServer, type BuiltServer } from "../support/server-process";
 import { browserTestsEnabled, launchChromium } from "../support/system-chromium";
 

@@ -4,7 +4,7 @@
  * empty list keeps today's behaviour.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../../shared/features";
+import { SEED_HOUSE } from "../../shared/input/features";
 import { HOSTS, testService, type Host } from "../support/hosts";
 
 const APP = "http://127.0.0.1:5173";

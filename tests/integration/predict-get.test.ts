@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE } from "../../shared/features";
+import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 import { HOSTS, testService, type Host } from "../support/hosts";
 import { startBuiltServer, type BuiltServer } from "../support/server-process";
 

@@ -5,8 +5,8 @@ import {
   createCorsPolicy,
   parseAllowedOrigins,
 } from "../../shared/http/cors";
-import type { CoreResponse } from "../../shared/http";
-import { parseConfig } from "../../shared/config";
+import type { CoreResponse } from "../../shared/http/core";
+import { parseConfig } from "../../shared/ops/config";
 
 const APP = "https://app.example.org";
 const policy = createCorsPolicy([APP, "http://localhost:5173"])!;

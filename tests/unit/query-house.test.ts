@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE } from "../../shared/features";
+import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 import { parseQueryHouse } from "../../shared/input/query-house";
 import { responseOptionsKey } from "../../shared/input/response-options";
 
