@@ -1,3 +1,6 @@
+import { createApiKeyCheck } from "../access/api-keys";
+import { notModified, predictionCacheHeaders } from "../http/edge-cache";
+import { ifNoneMatchMatches, predictionETag } from "../http/etag";
 import { problemResponse } from "../http/problems";
 import { jsonResponse, type CoreRequest, type CoreResponse } from "../http/core";
 import type { Endpoint, ServiceContext } from "../http/endpoint";
@@ -6,6 +9,8 @@ import { BIG_ROWS, nextTurn } from "../inference/turn-taking";
 import { WIDTH } from "../input/features";
 import { scanHouse, scanHouses } from "../input/house-bytes-scanner";
 import { packBulk } from "../input/house-object-packer";
+import { parseQueryHouse } from "../input/query-house";
+import { responseOptionsKey } from "../input/response-options";
 import { HouseSchema } from "../input/schemas";
 import { parseJson, validate, validateBulk } from "../input/validation";
 
@@ -18,9 +23,14 @@ export function cacheStatus(o: PredictOutcome): string {
   return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
 }
 
-/** POST /predict and POST /bulk_predict: body bytes → tensor (fast scan, else JSON.parse + zod) → predictor. */
+/**
+ * POST /predict and POST /bulk_predict: body bytes → tensor (fast scan, else JSON.parse + zod) → predictor.
+ * GET /predict: the query → tensor (shared/input/query-house.ts) → the same predictor, answered cacheably.
+ */
 export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
-  const { config, predictor, readJsonBytes } = ctx;
+  const { config, predictor, readJsonBytes, holder } = ctx;
+  // With API keys every answer is private: no shared cache may hand it to a caller without a key.
+  const keyed = createApiKeyCheck(config.API_KEYS) !== undefined;
 
   async function predictResponse(
     tensor: Float32Array,
@@ -50,6 +60,32 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
     return predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
   }
 
+  /** The caching headers for this row under the loaded model, or undefined while no model is loaded. */
+  function cacheHeadersFor(tensor: Float32Array, optionsKey: string): Record<string, string> | undefined {
+    const state = holder.state;
+    if (state.state !== "ready") return undefined;
+    return predictionCacheHeaders(predictionETag(state.info.sha256, tensor, optionsKey), keyed);
+  }
+
+  async function predictFromQuery(req: CoreRequest): Promise<CoreResponse> {
+    const parsed = parseQueryHouse(req.query);
+    if (!parsed.ok) return problemResponse(parsed.failure);
+    const { tensor, options } = parsed.value;
+    const optionsKey = responseOptionsKey(options);
+    const ifNoneMatch = req.headers["if-none-match"];
+    // A revalidation is answered from the model's sha256 alone, without running the model.
+    const known = cacheHeadersFor(tensor, optionsKey);
+    if (known && ifNoneMatchMatches(ifNoneMatch, known.etag!)) return notModified(known);
+    const res = await predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
+    // Errors keep the default no-store; only a 200 (or the 304 below) is cacheable. The model is loaded once
+    // per process, so the sha256 read after the prediction is the one that computed it.
+    const headers = res.status === 200 ? cacheHeadersFor(tensor, optionsKey) : undefined;
+    if (!headers) return res;
+    if (ifNoneMatchMatches(ifNoneMatch, headers.etag!)) return notModified(headers);
+    Object.assign(res.headers, headers);
+    return res;
+  }
+
   async function predictMany(req: CoreRequest): Promise<CoreResponse> {
     const bytes = await readJsonBytes(req);
     if (!bytes.ok) return problemResponse(bytes.failure);
@@ -71,6 +107,14 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
 
   return [
     { name: "predict", method: "POST", route: "/predict", apiKey: true, rateLimited: true, handler: predictOne },
+    {
+      name: "predict_query",
+      method: "GET",
+      route: "/predict",
+      apiKey: true,
+      rateLimited: true,
+      handler: predictFromQuery,
+    },
     {
       name: "bulk_predict",
       method: "POST",
