@@ -28,20 +28,8 @@ export function cacheStatus(o: PredictOutcome): string {
  * GET /predict: the query → tensor (shared/input/query-house.ts) → the same predictor, answered cacheably.
  */
 export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
-  const { config, predictor, readJsonBytes, holder } = ctx;
-  // With API keys every answer is private: no shared cache may hand it to a caller without a key.
-  const keyed = createApiKeyCheck(config.API_KEYS) !== undefined;
-
-  async function predictResponse(
-    tensor: Float32Array,
-    rows: number,
-    shape: (values: number[]) => unknown,
-  ): Promise<CoreResponse> {
-    const result = await predictor.predict(tensor, rows);
-    if (!result.ok) return problemResponse(result.failure);
-    if (rows >= BIG_ROWS) await nextTurn();
-    return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
-  }
+  const { config, predictor, readJsonBytes } = ctx;
+  const predictResponse = answerWith(predictor);
 
   async function predictOne(req: CoreRequest): Promise<CoreResponse> {
     const bytes = await readJsonBytes(req);
@@ -58,32 +46,6 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
       tensor.set(toTensor([house.value]));
     }
     return predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
-  }
-
-  /** The caching headers for this row under the loaded model, or undefined while no model is loaded. */
-  function cacheHeadersFor(tensor: Float32Array, optionsKey: string): Record<string, string> | undefined {
-    const state = holder.state;
-    if (state.state !== "ready") return undefined;
-    return predictionCacheHeaders(predictionETag(state.info.sha256, tensor, optionsKey), keyed);
-  }
-
-  async function predictFromQuery(req: CoreRequest): Promise<CoreResponse> {
-    const parsed = parseQueryHouse(req.query);
-    if (!parsed.ok) return problemResponse(parsed.failure);
-    const { tensor, options } = parsed.value;
-    const optionsKey = responseOptionsKey(options);
-    const ifNoneMatch = req.headers["if-none-match"];
-    // A revalidation is answered from the model's sha256 alone, without running the model.
-    const known = cacheHeadersFor(tensor, optionsKey);
-    if (known && ifNoneMatchMatches(ifNoneMatch, known.etag!)) return notModified(known);
-    const res = await predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
-    // Errors keep the default no-store; only a 200 (or the 304 below) is cacheable. The model is loaded once
-    // per process, so the sha256 read after the prediction is the one that computed it.
-    const headers = res.status === 200 ? cacheHeadersFor(tensor, optionsKey) : undefined;
-    if (!headers) return res;
-    if (ifNoneMatchMatches(ifNoneMatch, headers.etag!)) return notModified(headers);
-    Object.assign(res.headers, headers);
-    return res;
   }
 
   async function predictMany(req: CoreRequest): Promise<CoreResponse> {
@@ -113,7 +75,7 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
       route: "/predict",
       apiKey: true,
       rateLimited: true,
-      handler: predictFromQuery,
+      handler: cacheablePrediction(ctx),
     },
     {
       name: "bulk_predict",
@@ -124,6 +86,58 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
       handler: predictMany,
     },
   ];
+}
+
+type PredictResponse = (tensor: Float32Array, rows: number, shape: (v: number[]) => unknown) => Promise<CoreResponse>;
+
+/** Runs the predictor on `rows` rows and shapes a 200 (with Cache-Status), or answers its failure. */
+function answerWith(predictor: ServiceContext["predictor"]): PredictResponse {
+  return async (tensor, rows, shape) => {
+    const result = await predictor.predict(tensor, rows);
+    if (!result.ok) return problemResponse(result.failure);
+    if (rows >= BIG_ROWS) await nextTurn();
+    return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
+  };
+}
+
+/**
+ * GET /predict: the query → one row (shared/input/query-house.ts) → the same predictor as POST /predict, answered
+ * with a strong ETag and public caching (private with API keys); a matching If-None-Match gets 304.
+ */
+function cacheablePrediction({
+  config,
+  holder,
+  predictor,
+}: ServiceContext): (req: CoreRequest) => Promise<CoreResponse> {
+  const predictResponse = answerWith(predictor);
+  // With API keys every answer is private: no shared cache may hand it to a caller without a key.
+  const keyed = createApiKeyCheck(config.API_KEYS) !== undefined;
+
+  /** The caching headers for this row under the loaded model, or undefined while no model is loaded. */
+  function cacheHeadersFor(tensor: Float32Array, optionsKey: string): Record<string, string> | undefined {
+    const state = holder.state;
+    if (state.state !== "ready") return undefined;
+    return predictionCacheHeaders(predictionETag(state.info.sha256, tensor, optionsKey), keyed);
+  }
+
+  return async function predictFromQuery(req: CoreRequest): Promise<CoreResponse> {
+    const parsed = parseQueryHouse(req.query);
+    if (!parsed.ok) return problemResponse(parsed.failure);
+    const { tensor, options } = parsed.value;
+    const optionsKey = responseOptionsKey(options);
+    const ifNoneMatch = req.headers["if-none-match"];
+    // A revalidation is answered from the model's sha256 alone, without running the model.
+    const known = cacheHeadersFor(tensor, optionsKey);
+    if (known && ifNoneMatchMatches(ifNoneMatch, known.etag!)) return notModified(known);
+    const res = await predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
+    // Errors keep the default no-store; only a 200 (or the 304 below) is cacheable. The model is loaded once
+    // per process, so the sha256 read after the prediction is the one that computed it.
+    const headers = res.status === 200 ? cacheHeadersFor(tensor, optionsKey) : undefined;
+    if (!headers) return res;
+    if (ifNoneMatchMatches(ifNoneMatch, headers.etag!)) return notModified(headers);
+    Object.assign(res.headers, headers);
+    return res;
+  };
 }
 
 function tooManyHouses(count: number, max: number): CoreResponse {

@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openApiDocument } from "../../shared/docs/openapi";
+import { parseConfig } from "../../shared/ops/config";
 import { startBuiltServer, type BuiltServer } from "../support/server-process";
 
 const run = promisify(execFile);
@@ -55,6 +57,15 @@ describe("the served OpenAPI document under @redocly/cli lint", () => {
     const report = await lint(doc);
     expect(describeProblems(report)).toBe("");
     expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+  });
+
+  it("is as clean for an open service (no API_KEYS, no METRICS_TOKEN), where keys are optional", async () => {
+    const open = openApiDocument(parseConfig({}));
+    const report = await lint(open);
+    expect(describeProblems(report)).toBe("");
+    const predict = JSON.parse(open).paths["/predict"];
+    expect(predict.post.security).toEqual([{}, { apiKey: [] }, { bearer: [] }]);
+    expect(JSON.parse(doc).paths["/predict"].get.security).toEqual([{ apiKey: [] }, { bearer: [] }]);
   });
 
   it("names every operation, declares both key schemes and servers, and bounds houses by MAX_BATCH", () => {
