@@ -165,7 +165,7 @@ module functionApp 'modules/functionapp.bicep' = {
     corsAllowedOrigins: corsAllowedOrigins
     // Client = X-Forwarded-For's last entry (appended by the App Service front end), or the one before it
     // behind Front Door, which appends the client's socket address before forwarding (docs/DEPLOYMENT.md).
-    trustProxy: deployFrontDoor ? '2' : 'true'
+    trustProxy: deployFrontDoor ? '2' : '1'
     frontDoorId: deployFrontDoor ? frontDoorProfile.outputs.frontDoorId : ''
   }
 }

@@ -70,7 +70,7 @@ describe("Azure Front Door option (deployFrontDoor)", () => {
   });
 
   it("tells the app which X-Forwarded-For entry is the client: 2 behind Front Door, the last one otherwise", () => {
-    expect(main).toMatch(/trustProxy: deployFrontDoor \? '2' : 'true'/);
+    expect(main).toMatch(/trustProxy: deployFrontDoor \? '2' : '1'/);
     expect(fnApp).toMatch(/name: 'TRUST_PROXY'\s*value: trustProxy/);
   });
 

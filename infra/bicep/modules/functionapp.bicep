@@ -37,6 +37,9 @@ param cacheTimeoutMs int = 50
 param logLevel string = 'info'
 param rateLimitRequests int = 0
 param rateLimitWindowSeconds int = 60
+@description('TRUST_PROXY: proxies in front of the app that append to X-Forwarded-For. 1: the Functions front end alone; 2: Azure Front Door (or Application Gateway) in front of it.')
+@allowed(['1', '2', '3'])
+param trustProxy string = '1'
 param upstashRedisRestUrl string = ''
 @secure()
 param upstashRedisRestToken string = ''
@@ -46,8 +49,6 @@ param apiKeys string = ''
 param metricsToken string = ''
 @description('Comma-separated exact origins allowed to call the API from browsers (CORS_ALLOWED_ORIGINS); the app answers CORS itself.')
 param corsAllowedOrigins string = ''
-@description('TRUST_PROXY: which X-Forwarded-For entry, counted from the end, is the client (1 = the one the App Service front end appended; 2 behind Front Door).')
-param trustProxy string = 'true'
 @description('Front Door id (X-Azure-FDID) of the profile in front of the app; when set, the app accepts traffic only from it.')
 param frontDoorId string = ''
 
@@ -215,8 +216,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: string(rateLimitWindowSeconds)
         }
         {
-          // Requests reach the app through the App Service front end, which appends the caller to
-          // X-Forwarded-For (and, behind Front Door, the caller is Front Door: the client is one entry earlier).
+          // Requests reach the app through the Functions front end, which appends the caller to X-Forwarded-For:
+          // the client is the entry trustProxy hops from the end (docs/DEPLOYMENT.md, "Client addresses").
           name: 'TRUST_PROXY'
           value: trustProxy
         }
