@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { CORS_EXPOSED_HEADERS } from "../../shared/http/cors";
+import { parse as parseYaml } from "yaml";
 import { read } from "./helpers";
 
 const main = read("infra", "bicep", "main.bicep");
@@ -84,5 +85,16 @@ describe("Azure Front Door option (deployFrontDoor)", () => {
     expect(allow).toMatch(/selector: 'Origin'\s*operator: 'Equal'[\s\S]*?matchValues: \[allowed\]/);
     expect(allow).toMatch(/headerAction: 'Overwrite'\s*headerName: 'Access-Control-Allow-Origin'\s*value: allowed/);
     expect(main).toMatch(/corsAllowedOrigins: corsAllowedOrigins/);
+  });
+
+  it("purges GET /predict from the edge after every azd deploy, with names main.bicep outputs", () => {
+    const azd = parseYaml(read("azure.yaml")) as { hooks: Record<string, { posix: { run: string } }> };
+    const run = azd.hooks.postdeploy!.posix.run;
+    expect(run).toMatch(/if \[ -n "\$\{FRONT_DOOR_ENDPOINT_NAME:-\}" \]/);
+    expect(run).toMatch(/az afd endpoint purge[\s\S]*--content-paths '\/predict'/);
+    for (const name of ["FRONT_DOOR_PROFILE_NAME", "FRONT_DOOR_ENDPOINT_NAME", "AZURE_RESOURCE_GROUP"]) {
+      expect(run).toContain(name);
+      expect(main).toMatch(new RegExp(`^output ${name} string`, "m"));
+    }
   });
 });
