@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 import { HOSTS, testService, type Host } from "../support/hosts";
@@ -106,6 +107,41 @@ for (const [name, make] of Object.entries(HOSTS)) {
         expect(body.detail).toContain(param);
       },
     );
+
+    it("answers any query with 200 (the POST's value) or a 422 naming only parameters it was sent, never 5xx", async () => {
+      const name = fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom<string>(...FEATURES) },
+        { weight: 1, arbitrary: fc.constantFrom("detail", "level", "medinc", "", "x") },
+      );
+      const value = fc.oneof(
+        { weight: 6, arbitrary: fc.double({ min: 0.001, max: 90, noNaN: true }).map(String) },
+        { weight: 1, arbitrary: fc.constantFrom("", " 1", "0x1", "+1", "-1", "1e400", "true", "0.5", "1.") },
+        { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
+      );
+      // Mostly a valid house with a few changes, so that both outcomes are common.
+      const edits = fc.array(fc.tuple(fc.constantFrom("set", "add", "delete"), name, value), { maxLength: 3 });
+      await fc.assert(
+        fc.asyncProperty(edits, async (changes) => {
+          const q = seed({ Latitude: "37.5", Longitude: "-120.5" });
+          for (const [op, n, v] of changes) {
+            if (op === "set") q.set(n, v);
+            else if (op === "add") q.append(n, v);
+            else q.delete(n);
+          }
+          const r = await host.send("GET", `/predict?${q}`);
+          expect([200, 422]).toContain(r.status);
+          if (r.status === 422) {
+            const sent = new Set([...q.keys()].map((k) => (k === "" ? "(empty name)" : k)));
+            for (const e of r.json().errors) expect(sent.has(e.path) || FEATURES.includes(e.path)).toBe(true);
+            return;
+          }
+          const house = Object.fromEntries(FEATURES.map((f) => [f, Number(q.get(f))]));
+          const post = await host.send("POST", "/predict", { body: JSON.stringify(house), headers: json });
+          expect(r.json()).toEqual(post.json());
+        }),
+        { seed: 14, numRuns: 150 },
+      );
+    });
 
     it("refuses a missing feature with POST's message", async () => {
       const q = seed();
