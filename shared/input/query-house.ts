@@ -19,6 +19,7 @@ export interface QueryHouse {
 }
 
 const FEATURE_INDEX = new Map<string, number>(FEATURES.map((f, i) => [f, i]));
+const NONE: ReadonlySet<string> = new Set();
 /** Errors listed at most (a long query of junk names is reported, not echoed whole). */
 const MAX_REPORTED = 100;
 
@@ -37,8 +38,10 @@ function grammarError(name: string, raw: string): FieldError | undefined {
  * Reads `GET /predict?MedInc=…&…`: exactly the eight features, each once, each in JSON's number grammar, plus
  * the reserved response options. Anything else (an unknown or repeated name, an empty, hex or padded value)
  * is a 422 naming the parameter; range problems get the very messages `POST /predict` gives (zod decides).
+ * `ignored` names parameters that belong to the platform, not to us (Azure Functions' `code`, the function key):
+ * allowed once, never read.
  */
-export function parseQueryHouse(query: URLSearchParams): Result<QueryHouse> {
+export function parseQueryHouse(query: URLSearchParams, ignored: ReadonlySet<string> = NONE): Result<QueryHouse> {
   const errors: FieldError[] = [];
   let total = 0;
   const report = (e: FieldError) => {
@@ -49,6 +52,10 @@ export function parseQueryHouse(query: URLSearchParams): Result<QueryHouse> {
   const options = defaultResponseOptions();
   const seen = new Set<string>();
   for (const [name, raw] of query) {
+    if (ignored.has(name) && !seen.has(name)) {
+      seen.add(name);
+      continue;
+    }
     const known = FEATURE_INDEX.has(name) || isResponseOption(name);
     if (!known) {
       const path = name === "" ? "(empty name)" : describeReceived(name);

@@ -110,8 +110,11 @@ function cacheablePrediction({
   predictor,
 }: ServiceContext): (req: CoreRequest) => Promise<CoreResponse> {
   const predictResponse = answerWith(predictor);
-  // With API keys every answer is private: no shared cache may hand it to a caller without a key.
-  const keyed = createApiKeyCheck(config.API_KEYS) !== undefined;
+  // With keys (ours, or Azure Functions' function keys) every answer is private: no shared cache may hand it to
+  // a caller without one. A function key may come as `?code=`: the platform checks it, the grammar lets it be.
+  const functionKeys = config.FUNCTION_AUTH_LEVEL === "function";
+  const keyed = functionKeys || createApiKeyCheck(config.API_KEYS) !== undefined;
+  const platformParams = new Set(functionKeys ? ["code"] : []);
 
   /** The caching headers for this row under the loaded model, or undefined while no model is loaded. */
   function cacheHeadersFor(tensor: Float32Array, optionsKey: string): Record<string, string> | undefined {
@@ -121,7 +124,7 @@ function cacheablePrediction({
   }
 
   return async function predictFromQuery(req: CoreRequest): Promise<CoreResponse> {
-    const parsed = parseQueryHouse(req.query);
+    const parsed = parseQueryHouse(req.query, platformParams);
     if (!parsed.ok) return problemResponse(parsed.failure);
     const { tensor, options } = parsed.value;
     const optionsKey = responseOptionsKey(options);

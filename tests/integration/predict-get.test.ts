@@ -180,6 +180,22 @@ for (const [name, make] of Object.entries(HOSTS)) {
   });
 }
 
+describe("GET /predict behind Azure Functions function keys (FUNCTION_AUTH_LEVEL=function)", () => {
+  it("accepts the key as ?code= and answers private, no-store: the key may travel in a header the edge ignores", async () => {
+    const host = await HOSTS.functions(testService({ FUNCTION_AUTH_LEVEL: "function" }));
+    try {
+      await host.service.holder.load();
+      const r = await host.send("GET", `/predict?${seed({ code: "the-function-key" })}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get("cache-control")).toBe("private, no-store");
+      const plain = await host.send("GET", `/predict?${seed()}`);
+      expect(plain.headers.get("etag")).toBe(r.headers.get("etag"));
+    } finally {
+      await host.close();
+    }
+  });
+});
+
 describe("GET /predict on the built server", () => {
   let plain: BuiltServer;
   let variant: BuiltServer;

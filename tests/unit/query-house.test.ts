@@ -93,6 +93,17 @@ describe("GET /predict query grammar", () => {
     expect(errorsOf(q).errors!.map((e) => e.path)).toEqual(["MedInc", "HouseAge"]);
   });
 
+  it("lets a platform parameter (Azure Functions' code) through once when asked to, and only then", () => {
+    const q = seedQuery({ code: "function-key" });
+    expect(errorsOf(q).errors).toEqual([
+      { path: "code", message: "is not a known query parameter", received: "function-key" },
+    ]);
+    const r = parseQueryHouse(q, new Set(["code"]));
+    expect(r.ok && [...r.value.tensor]).toEqual(FEATURES.map((f) => Math.fround(SEED_HOUSE[f])));
+    q.append("code", "again");
+    expect(parseQueryHouse(q, new Set(["code"])).ok).toBe(false);
+  });
+
   it("bounds the report for a query full of junk", () => {
     const q = seedQuery();
     for (let i = 0; i < 500; i++) q.append(`x${i}`, "1");
