@@ -140,7 +140,12 @@ function hasUnreadBody(req: http.IncomingMessage, bodyRead: boolean): boolean {
 /** Writes a core response (`connection: close` when `close`); HEAD gets the headers only. */
 function writeAnswer(req: http.IncomingMessage, res: http.ServerResponse, out: CoreResponse, close: boolean): void {
   if (close) out.headers["connection"] = "close";
-  out.headers["content-length"] = String(typeof out.body === "string" ? Buffer.byteLength(out.body) : out.body.length);
+  // 204 and 304 have no content: a Content-Length there could be taken for the stored answer's length.
+  if (out.status !== 204 && out.status !== 304) {
+    out.headers["content-length"] = String(
+      typeof out.body === "string" ? Buffer.byteLength(out.body) : out.body.length,
+    );
+  }
   res.writeHead(out.status, out.headers);
   res.end(req.method === "HEAD" ? undefined : out.body);
 }

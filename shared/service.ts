@@ -5,6 +5,7 @@ import { createPredictionCache, type PredictionCache } from "./cache";
 import { cacheBackendOn, openSharedStore } from "./cache/shared-store";
 import type { CacheBackend } from "./cache/types";
 import { createBodyAdmission } from "./http/body-admission";
+import { createCorsPolicy } from "./http/cors";
 import { jsonResponse, type CoreRequest, type CoreResponse } from "./http/core";
 import type { Endpoint, ServiceContext } from "./http/endpoint";
 import { createFinish } from "./http/finish";
@@ -116,11 +117,13 @@ export function createService(deps: ServiceDeps): Service {
   const endpoints = ROUTE_FAMILIES.flatMap((family) => family(ctx));
   const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(timeoutMs, 50), store);
   const apiKeyCheck = createApiKeyCheck(config.API_KEYS);
+  const cors = createCorsPolicy(config.CORS_ALLOWED_ORIGINS);
   const { handle, run } = createPipeline({
     router: createRouter(endpoints),
     guard: createGuard({ config, metrics, apiKeyCheck, limiter }),
     admission,
-    finish: createFinish(instanceId, metrics),
+    finish: createFinish(instanceId, metrics, cors),
+    cors,
     logger,
     notFound: () => legacy(404, { error: "API not found." }),
   });

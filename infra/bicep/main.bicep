@@ -48,6 +48,11 @@ param metricsToken string = ''
 @description('Also deploy the AKS path (cluster with KEDA, ACR, workload identity).')
 param deployAks bool = false
 
+@description('Put Azure Front Door (Standard) in front of the Function App: GET /predict cached at the edge, the app reachable only through it.')
+param deployFrontDoor bool = false
+@description('Comma-separated exact origins allowed to call the API from browsers (CORS_ALLOWED_ORIGINS; empty: no CORS).')
+param corsAllowedOrigins string = ''
+
 var tags = {
   'azd-env-name': environmentName
   workload: 'house-price'
@@ -121,6 +126,16 @@ module roles 'modules/role-assignments.bicep' = {
   }
 }
 
+// The profile first: its id locks the Function App down; the endpoint and route need the app's host name.
+module frontDoorProfile 'modules/frontdoor-profile.bicep' = if (deployFrontDoor) {
+  name: 'front-door-profile'
+  scope: rg
+  params: {
+    name: 'afd-${token}'
+    tags: tags
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'function-app'
   scope: rg
@@ -147,6 +162,23 @@ module functionApp 'modules/functionapp.bicep' = {
     upstashRedisRestToken: upstashRedisRestToken
     apiKeys: apiKeys
     metricsToken: metricsToken
+    corsAllowedOrigins: corsAllowedOrigins
+    // Client = X-Forwarded-For's last entry (appended by the App Service front end), or the one before it
+    // behind Front Door, which appends the client's socket address before forwarding (docs/DEPLOYMENT.md).
+    trustProxy: deployFrontDoor ? '2' : '1'
+    frontDoorId: deployFrontDoor ? frontDoorProfile.outputs.frontDoorId : ''
+  }
+}
+
+module frontDoor 'modules/frontdoor.bicep' = if (deployFrontDoor) {
+  name: 'front-door'
+  scope: rg
+  params: {
+    profileName: frontDoorProfile.outputs.name
+    endpointName: 'house-price-${take(token, 8)}'
+    originHostName: functionApp.outputs.defaultHostName
+    corsAllowedOrigins: corsAllowedOrigins
+    tags: tags
   }
 }
 
@@ -168,7 +200,13 @@ module aks 'modules/aks.bicep' = if (deployAks) {
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
-output SERVICE_API_ENDPOINT string = 'https://${functionApp.outputs.defaultHostName}'
+// Behind Front Door the app answers only Front Door: the endpoint is Front Door's.
+output SERVICE_API_ENDPOINT string = deployFrontDoor
+  ? 'https://${frontDoor.outputs.endpointHostName}'
+  : 'https://${functionApp.outputs.defaultHostName}'
+output FUNCTION_APP_ENDPOINT string = 'https://${functionApp.outputs.defaultHostName}'
+output FRONT_DOOR_PROFILE_NAME string = deployFrontDoor ? frontDoorProfile.outputs.name : ''
+output FRONT_DOOR_ENDPOINT_NAME string = deployFrontDoor ? frontDoor.outputs.endpointName : ''
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output MODEL_STORAGE_ACCOUNT string = modelStorage.outputs.name
 output MODEL_CONTAINER string = modelContainerName

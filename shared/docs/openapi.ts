@@ -16,6 +16,24 @@ import {
   ProblemSchema,
 } from "../input/schemas";
 
+/** Query parameters that shape a prediction's answer (shared/input/response-options.ts), as documentation. */
+const ResponseOptionsQuery = z.object({
+  detail: z
+    .enum(["true", "false"])
+    .optional()
+    .meta({ description: "Reserved for prediction intervals: accepted, covered by the ETag, no effect yet" }),
+  level: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .optional()
+    .meta({ description: "Reserved: interval coverage in (0, 1), e.g. 0.9; accepted, covered by the ETag" }),
+});
+
+/** Security requirements as configured (Requirement[] of the OpenAPI security field). */
+type Requirement = Record<string, string[]>;
+const KEYS: Requirement[] = [{ apiKey: [] }, { bearer: [] }];
+
 const problem = (description: string): ResponseConfig => ({
   description,
   content: { "application/problem+json": { schema: ProblemSchema } },
@@ -23,6 +41,7 @@ const problem = (description: string): ResponseConfig => ({
 
 const PREDICTION_ERRORS: Record<number, ResponseConfig> = {
   400: problem("Malformed JSON, invalid UTF-8 or an empty body"),
+  401: problem("API_KEYS is set and the request carries no valid key (X-API-Key or Authorization: Bearer)"),
   413: problem("Body over MAX_BODY_BYTES or more houses than MAX_BATCH"),
   415: problem("Content-Type is not application/json"),
   422: problem("A field failed validation; `errors` lists every failing field with its path and value"),
@@ -30,16 +49,58 @@ const PREDICTION_ERRORS: Record<number, ResponseConfig> = {
   503: problem("Model not loaded yet, or the server is overloaded; see Retry-After"),
 };
 
+const cachingHeaders = z.object({
+  ETag: z.string().meta({ description: "Strong validator: the model's sha256, the row's float32 bits, the options" }),
+  "Cache-Control": z.string().meta({
+    description: "`public, max-age=60, s-maxage=86400`; `private, no-store` when API_KEYS is set",
+  }),
+});
+
 const cacheStatusHeader = z.string().meta({
   description:
     'RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."`',
 });
 
+/** GET /predict (shared/routes/predictions.ts): the cacheable form of POST /predict. */
+function predictQueryPath(registry: OpenAPIRegistry, security: Requirement[]): void {
+  registry.registerPath({
+    method: "get",
+    path: "/predict",
+    operationId: "predictHouseFromQuery",
+    security,
+    summary: "Predict one house's median value, cacheable (CDN, browser)",
+    description:
+      "The eight features as query parameters, each once, written as JSON numbers (no hex, blanks or empty " +
+      "values); any other parameter is refused. The same validation and answer as POST /predict, plus caching " +
+      "headers and 304 Not Modified on a matching If-None-Match.",
+    request: {
+      query: z.object(HouseSchema.shape).extend(ResponseOptionsQuery.shape),
+      headers: z.object({
+        "If-None-Match": z.string().optional().meta({ description: "An ETag from an earlier answer" }),
+      }),
+    },
+    responses: {
+      200: {
+        description: "The prediction",
+        headers: cachingHeaders.extend({ "Cache-Status": cacheStatusHeader }),
+        content: { "application/json": { schema: PredictResponseSchema } },
+      },
+      304: { description: "Not modified: If-None-Match matches the current ETag", headers: cachingHeaders },
+      401: PREDICTION_ERRORS[401]!,
+      422: problem("A parameter is unknown, repeated, not a JSON number, missing or out of range; `errors` names it"),
+      429: PREDICTION_ERRORS[429]!,
+      503: PREDICTION_ERRORS[503]!,
+    },
+  });
+}
+
 /** POST /predict and POST /bulk_predict (shared/routes/predictions.ts). */
-function predictionPaths(registry: OpenAPIRegistry, config: Config): void {
+function predictionPaths(registry: OpenAPIRegistry, config: Config, security: Requirement[]): void {
   registry.registerPath({
     method: "post",
     path: "/predict",
+    operationId: "predictHouse",
+    security,
     summary: "Predict one house's median value",
     description: "Returns the predicted median house value in units of $100,000.",
     request: { body: { required: true, content: { "application/json": { schema: HouseSchema } } } },
@@ -55,6 +116,8 @@ function predictionPaths(registry: OpenAPIRegistry, config: Config): void {
   registry.registerPath({
     method: "post",
     path: "/bulk_predict",
+    operationId: "predictHouses",
+    security,
     summary: "Predict many houses in one call",
     description: `1 to ${config.MAX_BATCH} houses (MAX_BATCH); values come back in input order, each identical to /predict's.`,
     request: { body: { required: true, content: { "application/json": { schema: BulkRequestSchema } } } },
@@ -74,6 +137,8 @@ function seedUtilityPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/hello",
+    operationId: "hello",
+    security: [],
     summary: "Greeting",
     request: { query: HelloQuerySchema },
     responses: {
@@ -84,6 +149,8 @@ function seedUtilityPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/api/convert-fahrenheit-to-celsius",
+    operationId: "convertFahrenheitToCelsius",
+    security: [],
     summary: "Convert Fahrenheit to Celsius",
     request: { query: FahrenheitQuerySchema },
     responses: {
@@ -97,6 +164,8 @@ function seedUtilityPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/api/healthcheck",
+    operationId: "getReplicaId",
+    security: [],
     summary: "Which replica answered",
     responses: {
       200: { description: "The replica's id", content: { "application/json": { schema: AppIdentifierSchema } } },
@@ -105,10 +174,12 @@ function seedUtilityPaths(registry: OpenAPIRegistry): void {
 }
 
 /** /health, /model and /metrics (shared/routes/operations.ts). */
-function operationPaths(registry: OpenAPIRegistry): void {
+function operationPaths(registry: OpenAPIRegistry, metricsSecurity: Requirement[]): void {
   registry.registerPath({
     method: "get",
     path: "/health",
+    operationId: "getHealth",
+    security: [],
     summary: "Readiness: 200 once the model is loaded, 503 while it is not",
     responses: {
       200: { description: "Serving", content: { "application/json": { schema: HealthSchema } } },
@@ -121,6 +192,8 @@ function operationPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/model",
+    operationId: "getModelCard",
+    security: [],
     summary: "The served model's card (metrics, feature ranges, sha256) and where it was loaded from",
     responses: {
       200: {
@@ -137,8 +210,13 @@ function operationPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/metrics",
+    operationId: "getMetrics",
+    security: metricsSecurity,
     summary: "Prometheus metrics",
-    responses: { 200: { description: "Prometheus text format", content: { "text/plain": { schema: z.string() } } } },
+    responses: {
+      200: { description: "Prometheus text format", content: { "text/plain": { schema: z.string() } } },
+      401: problem("METRICS_TOKEN is set and Authorization: Bearer <METRICS_TOKEN> is missing or wrong"),
+    },
   });
 }
 
@@ -149,12 +227,30 @@ function operationPaths(registry: OpenAPIRegistry): void {
  */
 export function openApiDocument(config: Config): string {
   const registry = new OpenAPIRegistry();
+  registry.registerComponent("securitySchemes", "apiKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description: "One of API_KEYS (prediction endpoints)",
+  });
+  registry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key as a bearer token (prediction endpoints), or METRICS_TOKEN (/metrics)",
+  });
+  // Security as configured: with API_KEYS (METRICS_TOKEN) unset a key is optional (the empty requirement `{}`
+  // first), so clients generated from this document can still send one to a service that wants it.
+  const predictionSecurity: Requirement[] = config.API_KEYS ? KEYS : [{}, ...KEYS];
+  const metricsSecurity: Requirement[] = config.METRICS_TOKEN ? [{ bearer: [] }] : [{}, { bearer: [] }];
   // Schemas carrying a `.meta({ id })` become named components wherever they are referenced.
-  predictionPaths(registry, config);
+  predictionPaths(registry, config, predictionSecurity);
+  predictQueryPath(registry, predictionSecurity);
   seedUtilityPaths(registry);
-  operationPaths(registry);
+  operationPaths(registry, metricsSecurity);
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
+    // Relative: the paths sit at the root of whichever host serves this document (Functions, container, CDN).
+    servers: [{ url: "/", description: "The host serving this document" }],
     info: {
       title: "House price inference API",
       version: "1.0.0",
@@ -163,5 +259,10 @@ export function openApiDocument(config: Config): string {
         "Unknown routes answer 404 `{error, app_identifier}`; every response carries `X-App-Identifier`.",
     },
   });
+  // MAX_BATCH is a runtime setting the module-level zod schema cannot know: stated on houses as maxItems.
+  const bulk = doc.components?.schemas?.BulkRequest as { properties?: Record<string, Record<string, unknown>> };
+  const houses = bulk?.properties?.houses;
+  if (!houses) throw new Error("BulkRequest.houses missing from the OpenAPI document");
+  houses.maxItems = config.MAX_BATCH;
   return JSON.stringify(doc);
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "../ops/logger";
 import type { BodyAdmission } from "./body-admission";
 import type { CoreRequest, CoreResponse } from "./core";
+import type { CorsPolicy } from "./cors";
 import type { Endpoint } from "./endpoint";
 import type { Finish } from "./finish";
 import type { Guard } from "./guard";
@@ -19,13 +20,15 @@ export interface PipelineParts {
   guard: Guard;
   admission: BodyAdmission;
   finish: Finish;
+  /** CORS_ALLOWED_ORIGINS: answers preflights; undefined when no origin is allowed. */
+  cors?: CorsPolicy;
   logger: Logger;
   /** The 404 answer for a path no endpoint serves. */
   notFound(): CoreResponse;
 }
 
 /** A request's way through the service: route, guard, handler, body release, finish. */
-export function createPipeline({ router, guard, admission, finish, logger, notFound }: PipelineParts): Pipeline {
+export function createPipeline({ router, guard, admission, finish, cors, logger, notFound }: PipelineParts): Pipeline {
   async function run(endpoint: Endpoint, req: CoreRequest): Promise<CoreResponse> {
     const started = performance.now();
     let res: CoreResponse;
@@ -42,21 +45,24 @@ export function createPipeline({ router, guard, admission, finish, logger, notFo
     } finally {
       admission.release(req);
     }
-    return finish(res, endpoint.route, endpoint.method, started);
+    return finish(res, endpoint.route, endpoint.method, started, req);
   }
 
   async function handle(req: CoreRequest): Promise<CoreResponse> {
     const started = performance.now();
     const match = router.match(req.method, req.path);
-    if (match.kind === "not_found") return finish(notFound(), "unmatched", req.method, started);
+    if (match.kind === "not_found") return finish(notFound(), "unmatched", req.method, started, req);
     if (match.kind === "method_not_allowed") {
       const { allow, path, route } = match;
+      // A CORS preflight: no endpoint declares OPTIONS, so it lands here on every known route.
+      const preflight = cors?.preflight(req, allow.split(", "));
+      if (preflight) return finish(preflight, route, req.method, started, req);
       const refusal = problemResponse({
         code: "method_not_allowed",
         detail: `${req.method} is not allowed on ${path}; use ${allow}`,
         headers: { allow },
       });
-      return finish(refusal, route, req.method, started);
+      return finish(refusal, route, req.method, started, req);
     }
     req.params = match.params;
     return run(match.endpoint, req);

@@ -168,7 +168,7 @@ function keyFlood(schema: z.ZodType, input: unknown, root: string): Result<never
 
 const MAX_REPORTED = 100;
 
-function validationFailure(errors: FieldError[], total: number): Result<never> {
+export function validationFailure(errors: FieldError[], total: number): Result<never> {
   const first = errors[0];
   const detail =
     total === 1 && first

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import path from "node:path";
+import { parseAllowedOrigins } from "../http/cors";
 
 /** Where the bundled model lives, resolved from the working directory (repo root or the container's /app). */
 const DEFAULT_MODEL_PATH = path.join("model", "model.onnx");
@@ -71,6 +72,19 @@ export const ConfigSchema = z.object({
   FUNCTION_AUTH_LEVEL: z.enum(["anonymous", "function"]).default("anonymous"),
   /** When set, /metrics needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalString,
+  /**
+   * Comma-separated exact origins (`https://app.example.org`) whose browser apps may call the API: preflights
+   * answered, `Access-Control-Allow-Origin` on answers. Empty = no CORS headers at all.
+   */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default("")
+    .transform((csv, ctx) => {
+      const parsed = parseAllowedOrigins(csv);
+      if ("origins" in parsed) return parsed.origins;
+      ctx.addIssue({ code: "custom", message: parsed.error });
+      return z.NEVER;
+    }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -91,7 +91,7 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
       expect(doc.components.schemas.House.required).toEqual([...FEATURES]);
       expect(doc.components.schemas.House.additionalProperties).toBe(false);
       expect(Object.keys(doc.paths["/predict"].post.responses).sort()).toEqual(
-        ["200", "400", "413", "415", "422", "429", "503"].sort(),
+        ["200", "400", "401", "413", "415", "422", "429", "503"].sort(),
       );
     });
 
@@ -257,9 +257,9 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
     });
 
     it("answers a wrong method on a known route with 405 and Allow", async () => {
-      const r = await host.send("GET", "/predict");
+      const r = await host.send("DELETE", "/predict");
       expect(r.status).toBe(405);
-      expect(r.headers.get("allow")).toBe("POST");
+      expect(r.headers.get("allow")).toBe("POST, GET");
     });
   });
 

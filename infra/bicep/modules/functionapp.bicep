@@ -37,6 +37,9 @@ param cacheTimeoutMs int = 50
 param logLevel string = 'info'
 param rateLimitRequests int = 0
 param rateLimitWindowSeconds int = 60
+@description('TRUST_PROXY: proxies in front of the app that append to X-Forwarded-For. 1: the Functions front end alone; 2: Azure Front Door (or Application Gateway) in front of it.')
+@allowed(['1', '2', '3'])
+param trustProxy string = '1'
 param upstashRedisRestUrl string = ''
 @secure()
 param upstashRedisRestToken string = ''
@@ -44,6 +47,25 @@ param upstashRedisRestToken string = ''
 param apiKeys string = ''
 @secure()
 param metricsToken string = ''
+@description('Comma-separated exact origins allowed to call the API from browsers (CORS_ALLOWED_ORIGINS); the app answers CORS itself.')
+param corsAllowedOrigins string = ''
+@description('Front Door id (X-Azure-FDID) of the profile in front of the app; when set, the app accepts traffic only from it.')
+param frontDoorId string = ''
+
+// Behind Front Door: only its back-end addresses (service tag) AND only requests it forwarded for OUR profile
+// (the X-Azure-FDID header; the service tag alone would admit any Front Door customer's traffic).
+var frontDoorOnly = [
+  {
+    name: 'Allow Front Door'
+    tag: 'ServiceTag'
+    ipAddress: 'AzureFrontDoor.Backend'
+    action: 'Allow'
+    priority: 100
+    headers: {
+      'x-azure-fdid': [frontDoorId]
+    }
+  }
+]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -97,6 +119,16 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
+      // Platform CORS stays empty: when set it answers in the app's place and cannot expose headers
+      // (Cache-Status, ETag, RateLimit-*); the service answers CORS itself from CORS_ALLOWED_ORIGINS.
+      cors: {
+        allowedOrigins: []
+        supportCredentials: false
+      }
+      ipSecurityRestrictions: empty(frontDoorId) ? [] : frontDoorOnly
+      ipSecurityRestrictionsDefaultAction: empty(frontDoorId) ? 'Allow' : 'Deny'
+      // The deployment endpoint (scm) keeps its own rules: azd and func publish reach it, not Front Door.
+      scmIpSecurityRestrictionsUseMain: false
       appSettings: [
         // ---- platform settings ----
         {
@@ -184,9 +216,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: string(rateLimitWindowSeconds)
         }
         {
-          // Requests reach the app through the Functions front end, which sets X-Forwarded-For.
+          // Requests reach the app through the Functions front end, which appends the caller to X-Forwarded-For:
+          // the client is the entry trustProxy hops from the end (docs/DEPLOYMENT.md, "Client addresses").
           name: 'TRUST_PROXY'
-          value: 'true'
+          value: trustProxy
         }
         {
           name: 'UPSTASH_REDIS_REST_URL'
@@ -203,6 +236,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'METRICS_TOKEN'
           value: metricsToken
+        }
+        {
+          name: 'CORS_ALLOWED_ORIGINS'
+          value: corsAllowedOrigins
         }
       ]
     }
