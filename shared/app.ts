@@ -20,6 +20,11 @@ import { Predictor, toTensor, type PredictOutcome } from "./predictor";
 import { BIG_BYTES, BIG_ROWS, nextTurn } from "./turns";
 import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
 import { HouseSchema } from "./schemas";
+import { IntervalModels } from "./inference/interval-model";
+import { IntervalPredictor } from "./inference/interval-predictor";
+import { intervalLevels, parsePredictionOptions, resolveLevel } from "./input/prediction-options";
+import type { ResponseOptions } from "./input/response-options";
+import { bulkDetailBody, countRanges, rowDetails, singleDetailBody } from "./routes/prediction-detail";
 import { isJsonContentType, parseJson, validate, validateBulk } from "./validation";
 
 /** One HTTP endpoint, platform-neutral: both hosts serve this same list. */
@@ -113,15 +118,16 @@ export function createService(deps: ServiceDeps): Service {
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const metrics = createMetrics();
+  const modelSource = {
+    modelPath: path.resolve(deps.appRoot, config.MODEL_PATH),
+    fileLabel: config.MODEL_PATH,
+    blobUrl: config.MODEL_BLOB_URL,
+    connectionString: config.AZURE_STORAGE_CONNECTION_STRING,
+    timeoutMs: config.MODEL_STORE_TIMEOUT_MS,
+    onRun: (rows: number) => metrics.modelRuns.observe(rows),
+  };
   const holder = new ModelHolder(
-    {
-      modelPath: path.resolve(deps.appRoot, config.MODEL_PATH),
-      fileLabel: config.MODEL_PATH,
-      blobUrl: config.MODEL_BLOB_URL,
-      connectionString: config.AZURE_STORAGE_CONNECTION_STRING,
-      timeoutMs: config.MODEL_STORE_TIMEOUT_MS,
-      onRun: (rows) => metrics.modelRuns.observe(rows),
-    },
+    modelSource,
     logger,
     (info) => metrics.modelInfo.set({ name: info.name, version: info.version, source: info.source }, 1),
   );
@@ -140,6 +146,8 @@ export function createService(deps: ServiceDeps): Service {
     maxInflightRows: config.MAX_INFLIGHT_ROWS,
     loadWaitMs: config.MODEL_STORE_TIMEOUT_MS,
   });
+  const intervalModels = new IntervalModels(modelSource, logger);
+  const intervals = new IntervalPredictor({ models: intervalModels, cache, metrics });
 
   // The same constant-time comparison as API keys; the token arrives as `Authorization: Bearer <token>`.
   const metricsTokenOk = createApiKeyCheck(config.METRICS_TOKEN);
@@ -217,15 +225,33 @@ export function createService(deps: ServiceDeps): Service {
     return ok(body.bytes);
   }
 
+  /**
+   * Predicts the rows and answers: the plain body (`{house_value}` / `{house_values}`, unchanged by this feature),
+   * or with `detail=true` the intervals and out-of-range features too. Out-of-range rows are counted either way.
+   */
   async function predictResponse(
     tensor: Float32Array,
     rows: number,
-    shape: (values: number[]) => unknown,
+    options: ResponseOptions,
+    bulk: boolean,
   ): Promise<CoreResponse> {
     const result = await predictor.predict(tensor, rows);
     if (!result.ok) return problemResponse(result.failure);
+    const info = holder.get()?.info;
+    if (info) countRanges(metrics, info, tensor, rows);
     if (rows >= BIG_ROWS) await nextTurn();
-    return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
+    const { values } = result.value;
+    const headers = { "cache-status": cacheStatus(result.value) };
+    const plain = () => jsonResponse(200, bulk ? { house_values: values } : { house_value: values[0] }, headers);
+    // A level is checked against the card even without detail=true (a level it lacks is a 422 either way).
+    if (!info || (!options.detail && options.level === undefined)) return plain();
+    const level = resolveLevel(options, intervalLevels(info.card));
+    if (!level.ok) return problemResponse(level.failure);
+    if (!options.detail) return plain();
+    const details = await rowDetails({ intervals, info }, level.value, tensor, values, rows);
+    if (!details.ok) return problemResponse(details.failure);
+    const body = bulk ? bulkDetailBody(values, details.value, info) : singleDetailBody(values[0]!, details.value[0]!, info);
+    return jsonResponse(200, body, headers);
   }
 
   let openApi: string | undefined;
@@ -292,6 +318,8 @@ export function createService(deps: ServiceDeps): Service {
       apiKey: true,
       rateLimited: true,
       handler: async (req) => {
+        const options = parsePredictionOptions(req.query);
+        if (!options.ok) return problemResponse(options.failure);
         const bytes = await readJsonBytes(req);
         if (!bytes.ok) return problemResponse(bytes.failure);
         const tensor = new Float32Array(WIDTH);
@@ -305,7 +333,7 @@ export function createService(deps: ServiceDeps): Service {
           if (!house.ok) return problemResponse(house.failure);
           tensor.set(toTensor([house.value]));
         }
-        return predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
+        return predictResponse(tensor, 1, options.value, false);
       },
     },
     {
@@ -315,10 +343,12 @@ export function createService(deps: ServiceDeps): Service {
       apiKey: true,
       rateLimited: true,
       handler: async (req) => {
+        const options = parsePredictionOptions(req.query);
+        if (!options.ok) return problemResponse(options.failure);
         const bytes = await readJsonBytes(req);
         if (!bytes.ok) return problemResponse(bytes.failure);
         const scanned = scanHouses(bytes.value, config.MAX_BATCH);
-        if (scanned) return predictResponse(scanned.tensor, scanned.rows, (v) => ({ house_values: v }));
+        if (scanned) return predictResponse(scanned.tensor, scanned.rows, options.value, true);
         const body = parseJson(bytes.value);
         if (!body.ok) return problemResponse(body.failure);
         const rows = (body.value as { houses?: unknown } | null)?.houses;
@@ -342,7 +372,7 @@ export function createService(deps: ServiceDeps): Service {
           if (!houses.ok) return problemResponse(houses.failure);
           packed = { tensor: toTensor(houses.value), rows: houses.value.length };
         }
-        return predictResponse(packed.tensor, packed.rows, (v) => ({ house_values: v }));
+        return predictResponse(packed.tensor, packed.rows, options.value, true);
       },
     },
     {
@@ -563,6 +593,7 @@ export function createService(deps: ServiceDeps): Service {
     run,
     async close() {
       await holder.close();
+      await intervalModels.close();
       await cache.close();
       await limiter?.close();
     },

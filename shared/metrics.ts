@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { FEATURES } from "./features";
 
 /** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
 export function createMetrics() {
@@ -88,11 +89,31 @@ export function createMetrics() {
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
+    outOfRange: new Counter({
+      name: "input_out_of_range_total",
+      help: "Predicted rows with this feature outside the model card's training range",
+      labelNames: ["feature"] as const,
+      registers: [registry],
+    }),
+    rowsOutOfRange: new Counter({
+      name: "input_rows_out_of_range_total",
+      help: "Predicted rows with at least one feature outside the model card's training range",
+      registers: [registry],
+    }),
+    intervalRows: new Counter({
+      name: "interval_rows_total",
+      help: "Prediction intervals served (detail=true), by where they came from",
+      labelNames: ["source"] as const,
+      registers: [registry],
+    }),
     /** Where inflight_rows reads its value when scraped. */
     readInflightRowsFrom(fn: () => number): void {
       inflightRowsNow = fn;
     },
   };
+  // Zero from the start, so a rate over them exists before the first out-of-range row arrives.
+  for (const feature of FEATURES) m.outOfRange.inc({ feature }, 0);
+  m.rowsOutOfRange.inc(0);
   return m;
 }
 

@@ -42,7 +42,7 @@ export function toTensor(rows: readonly House[]): Float32Array {
  * across requests and endpoints), one batched model run for the rest, cache fill.
  */
 /** One model run that other requests can join: one promise for all its rows, not one per row. */
-class InflightRun {
+export class InflightRun {
   readonly done: Promise<Float32Array>;
   resolve!: (out: Float32Array) => void;
   reject!: (err: unknown) => void;

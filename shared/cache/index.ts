@@ -14,11 +14,16 @@ export interface PredictionCache {
    * backend counts as misses. Synchronous when the process's own tier answers (no shared backend, or
    * every row found), so a cache hit costs no extra turn of the event loop.
    */
-  lookup(namespace: string, batch: RowBatch): LookupResult | Promise<LookupResult>;
+  lookup(namespace: string, batch: RowBatch, opts?: LookupOptions): LookupResult | Promise<LookupResult>;
   /** Stores `values[j]` for row `index[j]` of `batch`, without delaying the caller. */
   store(namespace: string, batch: RowBatch, index: readonly number[], values: ArrayLike<number>): void;
   status(): "ok" | "degraded";
   close(): Promise<void>;
+}
+
+export interface LookupOptions {
+  /** Leave cache_hits_total / cache_misses_total alone (interval bounds count in interval_rows_total instead). */
+  uncounted?: boolean;
 }
 
 export interface LookupResult {
@@ -49,17 +54,22 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
   const { metrics, logger, shared } = opts;
   // No TTL in process: an entry is a model version's output for exact inputs, so it never goes stale;
   // the table only bounds memory. CACHE_TTL_SECONDS applies to the shared backend.
-  const table = opts.maxEntries > 0 ? new RowTable(opts.maxEntries) : undefined;
-  // The table holds one model's values; a different namespace (another model) starts it afresh.
-  let tableNamespace: string | undefined;
+  // One table per namespace of the current model: its point values (`<model>`) and, once asked for, the bounds
+  // of an interval level (`<model>/interval-0.9-low`, …). A namespace of another model drops them all.
+  const tables = new Map<string, RowTable>();
+  let tablesModel: string | undefined;
   const tableFor = (namespace: string): RowTable | undefined => {
-    if (table && namespace !== tableNamespace) {
-      table.clear();
-      tableNamespace = namespace;
+    if (opts.maxEntries <= 0) return undefined;
+    const model = namespace.split("/", 1)[0];
+    if (model !== tablesModel) {
+      tables.clear();
+      tablesModel = model;
     }
+    let table = tables.get(namespace);
+    if (!table) tables.set(namespace, (table = new RowTable(opts.maxEntries)));
     return table;
   };
-  const backendName: CacheBackendName = shared?.name ?? (table ? "memory" : "none");
+  const backendName: CacheBackendName = shared?.name ?? (opts.maxEntries > 0 ? "memory" : "none");
 
   let breaker: CircuitBreaker<[Op<unknown>], unknown> | undefined;
   let lastFailure = 0;
@@ -108,8 +118,9 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
   return {
     backend: backendName,
 
-    lookup(namespace, batch) {
+    lookup(namespace, batch, lookupOpts) {
       const { rows, words, hashes } = batch;
+      const counted = !lookupOpts?.uncounted;
       const values: (number | undefined)[] = new Array(rows);
       const mem = tableFor(namespace);
       let hits = 0;
@@ -120,9 +131,9 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
         if (v !== undefined) hits++;
         else if (shared) (remote ??= []).push(i);
       }
-      if (hits > 0) metrics.cacheHits.inc({ tier: "memory" }, hits);
+      if (hits > 0 && counted) metrics.cacheHits.inc({ tier: "memory" }, hits);
       if (!remote) {
-        if (rows > hits) metrics.cacheMisses.inc(rows - hits);
+        if (rows > hits && counted) metrics.cacheMisses.inc(rows - hits);
         return { values, hits };
       }
       const missing = remote;
@@ -135,13 +146,13 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
             const i = missing[j]!;
             values[i] = v;
             // The table may have moved on to another model while the backend answered.
-            if (tableNamespace === namespace) mem?.set(words, i, hashes[i]!, v);
+            if (mem && tables.get(namespace) === mem) mem.set(words, i, hashes[i]!, v);
             remoteHits++;
           }
-          if (remoteHits > 0) metrics.cacheHits.inc({ tier: shared!.name }, remoteHits);
+          if (remoteHits > 0 && counted) metrics.cacheHits.inc({ tier: shared!.name }, remoteHits);
           hits += remoteHits;
         }
-        if (rows > hits) metrics.cacheMisses.inc(rows - hits);
+        if (rows > hits && counted) metrics.cacheMisses.inc(rows - hits);
         return { values, hits };
       });
     },
