@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Config } from "./config";
 import {
   AppIdentifierSchema,
+  BulkDetailResponseSchema,
   BulkRequestSchema,
   BulkResponseSchema,
   CelsiusResponseSchema,
@@ -12,6 +13,8 @@ import {
   HelloResponseSchema,
   HouseSchema,
   LegacyErrorSchema,
+  PredictDetailResponseSchema,
+  PredictionOptionsQuerySchema,
   PredictResponseSchema,
   ProblemSchema,
 } from "./schemas";
@@ -25,7 +28,10 @@ const PREDICTION_ERRORS: Record<number, ResponseConfig> = {
   400: problem("Malformed JSON, invalid UTF-8 or an empty body"),
   413: problem("Body over MAX_BODY_BYTES or more houses than MAX_BATCH"),
   415: problem("Content-Type is not application/json"),
-  422: problem("A field failed validation; `errors` lists every failing field with its path and value"),
+  422: problem(
+    "A field failed validation, or `detail`/`level` is not allowed (a level the model card does not list); " +
+      "`errors` lists every failing field with its path and value",
+  ),
   429: problem("Rate limit exceeded; see Retry-After"),
   503: problem("Model not loaded yet, or the server is overloaded; see Retry-After"),
 };
@@ -47,13 +53,18 @@ export function openApiDocument(config: Config): string {
     method: "post",
     path: "/predict",
     summary: "Predict one house's median value",
-    description: "Returns the predicted median house value in units of $100,000.",
-    request: { body: { required: true, content: { "application/json": { schema: HouseSchema } } } },
+    description:
+      "Returns the predicted median house value in units of $100,000. With `?detail=true` also a calibrated " +
+      "prediction interval at `level` and the features outside the training range.",
+    request: {
+      query: PredictionOptionsQuerySchema,
+      body: { required: true, content: { "application/json": { schema: HouseSchema } } },
+    },
     responses: {
       200: {
-        description: "The prediction",
+        description: "The prediction (`PredictDetailResponse` with `?detail=true`)",
         headers: z.object({ "Cache-Status": cacheStatusHeader }),
-        content: { "application/json": { schema: PredictResponseSchema } },
+        content: { "application/json": { schema: z.union([PredictResponseSchema, PredictDetailResponseSchema]) } },
       },
       ...PREDICTION_ERRORS,
     },
@@ -63,12 +74,15 @@ export function openApiDocument(config: Config): string {
     path: "/bulk_predict",
     summary: "Predict many houses in one call",
     description: `1 to ${config.MAX_BATCH} houses (MAX_BATCH); values come back in input order, each identical to /predict's.`,
-    request: { body: { required: true, content: { "application/json": { schema: BulkRequestSchema } } } },
+    request: {
+      query: PredictionOptionsQuerySchema,
+      body: { required: true, content: { "application/json": { schema: BulkRequestSchema } } },
+    },
     responses: {
       200: {
-        description: "One value per house, in input order",
+        description: "One value per house, in input order (with `?detail=true`, one detail per house too)",
         headers: z.object({ "Cache-Status": cacheStatusHeader }),
-        content: { "application/json": { schema: BulkResponseSchema } },
+        content: { "application/json": { schema: z.union([BulkResponseSchema, BulkDetailResponseSchema]) } },
       },
       ...PREDICTION_ERRORS,
     },

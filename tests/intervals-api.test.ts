@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEATURES, SEED_HOUSE } from "../shared/features";
+import { BulkDetailResponseSchema, PredictDetailResponseSchema } from "../shared/schemas";
 import { HOSTS, testService, type Host } from "./support/hosts";
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -62,6 +63,7 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
     const seed = (await post("/predict?detail=true&level=0.95", SEED_HOUSE)).json();
     expect(seed.out_of_range).toEqual([]);
     expect(seed.interval.level).toBe(0.95);
+    expect(PredictDetailResponseSchema.safeParse(body).success).toBe(true);
   });
 
   it("gives /bulk_predict?detail=true one detail per house in input order", async () => {
@@ -77,12 +79,25 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
       ["MedInc"],
       ["Population", "Latitude"],
     ]);
+    expect(BulkDetailResponseSchema.safeParse(body).success).toBe(true);
     body.details.forEach((d: { interval: { level: number; low: number; high: number } }, i: number) => {
       expect(Object.keys(d)).toEqual(["interval", "out_of_range"]);
       expect(d.interval.level).toBe(0.8);
       expect(d.interval.low).toBeLessThanOrEqual(plain[i]!);
       expect(d.interval.high).toBeGreaterThanOrEqual(plain[i]!);
     });
+  });
+
+  it("documents detail and level and both answer shapes in /openapi.json", async () => {
+    const doc = (await host.send("GET", "/openapi.json")).json();
+    for (const path of ["/predict", "/bulk_predict"]) {
+      const names = doc.paths[path].post.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
+      expect(names).toEqual(["query:detail", "query:level"]);
+    }
+    const refs = (path: string) =>
+      doc.paths[path].post.responses["200"].content["application/json"].schema.anyOf.map((s: { $ref: string }) => s.$ref);
+    expect(refs("/predict")).toContain("#/components/schemas/PredictDetailResponse");
+    expect(refs("/bulk_predict")).toContain("#/components/schemas/BulkDetailResponse");
   });
 
   it("answers 422 naming level or detail for a bad option", async () => {
