@@ -66,6 +66,13 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
     expect(PredictDetailResponseSchema.safeParse(body).success).toBe(true);
   });
 
+  it("answers the README's detail example exactly as the README shows it", async () => {
+    const readme = readFileSync("README.md", "utf8");
+    const section = readme.slice(readme.indexOf("### How sure is the model"));
+    const shown = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)![1]!);
+    expect((await post("/predict?detail=true", SEED_HOUSE)).json()).toEqual(shown);
+  });
+
   it("gives /bulk_predict?detail=true one detail per house in input order", async () => {
     const houses = [SEED_HOUSE, RICH, FAR];
     const plain = (await post("/bulk_predict", { houses })).json().house_values as number[];
