@@ -126,10 +126,8 @@ export function createService(deps: ServiceDeps): Service {
     timeoutMs: config.MODEL_STORE_TIMEOUT_MS,
     onRun: (rows: number) => metrics.modelRuns.observe(rows),
   };
-  const holder = new ModelHolder(
-    modelSource,
-    logger,
-    (info) => metrics.modelInfo.set({ name: info.name, version: info.version, source: info.source }, 1),
+  const holder = new ModelHolder(modelSource, logger, (info) =>
+    metrics.modelInfo.set({ name: info.name, version: info.version, source: info.source }, 1),
   );
   const cache = createPredictionCache({
     maxEntries: config.CACHE_MAX_ENTRIES,
@@ -250,7 +248,9 @@ export function createService(deps: ServiceDeps): Service {
     if (!options.detail) return plain();
     const details = await rowDetails({ intervals, info }, level.value, tensor, values, rows);
     if (!details.ok) return problemResponse(details.failure);
-    const body = bulk ? bulkDetailBody(values, details.value, info) : singleDetailBody(values[0]!, details.value[0]!, info);
+    const body = bulk
+      ? bulkDetailBody(values, details.value, info)
+      : singleDetailBody(values[0]!, details.value[0]!, info);
     return jsonResponse(200, body, headers);
   }
 

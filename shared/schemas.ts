@@ -101,7 +101,9 @@ export const PredictionOptionsQuerySchema = z.object({
   detail: z
     .enum(["true", "false"])
     .optional()
-    .meta({ description: "`true` adds a calibrated prediction interval and the out-of-range features (default false)" }),
+    .meta({
+      description: "`true` adds a calibrated prediction interval and the out-of-range features (default false)",
+    }),
   level: z.number().optional().meta({
     description: "Coverage of the interval: one of the model card's `intervals.levels` (0.8, 0.9, 0.95); default 0.9",
     example: 0.9,
@@ -130,10 +132,17 @@ export const PredictDetailResponseSchema = z
   })
   .meta({
     id: "PredictDetailResponse",
-    example: { house_value: 4.4, interval: { level: 0.9, low: 3.61, high: 5.23 }, out_of_range: [], model_version: "1.0.0" },
+    example: {
+      house_value: 4.4,
+      interval: { level: 0.9, low: 3.61, high: 5.23 },
+      out_of_range: [],
+      model_version: "1.0.0",
+    },
   });
 
-export const RowDetailSchema = z.object({ interval: IntervalSchema, out_of_range: outOfRange }).meta({ id: "RowDetail" });
+export const RowDetailSchema = z
+  .object({ interval: IntervalSchema, out_of_range: outOfRange })
+  .meta({ id: "RowDetail" });
 
 export const BulkDetailResponseSchema = z
   .object({

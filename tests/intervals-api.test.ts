@@ -27,7 +27,8 @@ function sample(text: string, name: string, labels = ""): number {
 
 describe.each(["standalone", "functions"] as const)("prediction detail on the %s host", (kind) => {
   let host: Host;
-  const post = (path: string, body: unknown) => host.send("POST", path, { body: JSON.stringify(body), headers: JSON_HEADERS });
+  const post = (path: string, body: unknown) =>
+    host.send("POST", path, { body: JSON.stringify(body), headers: JSON_HEADERS });
   const metrics = async () => (await host.send("GET", "/metrics")).text;
 
   beforeAll(async () => {
@@ -40,7 +41,8 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
     const plain = await post("/predict", SEED_HOUSE);
     const value = plain.json().house_value as number;
     expect(plain.text).toBe(JSON.stringify({ house_value: value }));
-    for (const q of ["?detail=false", "?code=abc", "?level=0.9"]) expect((await post(`/predict${q}`, SEED_HOUSE)).text).toBe(plain.text);
+    for (const q of ["?detail=false", "?code=abc", "?level=0.9"])
+      expect((await post(`/predict${q}`, SEED_HOUSE)).text).toBe(plain.text);
     const bulk = await post("/bulk_predict", { houses: [SEED_HOUSE, RICH] });
     expect(bulk.text).toBe(JSON.stringify({ house_values: bulk.json().house_values }));
     expect((await post("/bulk_predict?detail=false", { houses: [SEED_HOUSE, RICH] })).text).toBe(bulk.text);
@@ -102,7 +104,9 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
       expect(names).toEqual(["query:detail", "query:level"]);
     }
     const refs = (path: string) =>
-      doc.paths[path].post.responses["200"].content["application/json"].schema.anyOf.map((s: { $ref: string }) => s.$ref);
+      doc.paths[path].post.responses["200"].content["application/json"].schema.anyOf.map(
+        (s: { $ref: string }) => s.$ref,
+      );
     expect(refs("/predict")).toContain("#/components/schemas/PredictDetailResponse");
     expect(refs("/bulk_predict")).toContain("#/components/schemas/BulkDetailResponse");
   });
@@ -122,7 +126,8 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
       for (const path of ["/predict", "/bulk_predict"]) {
         const r = await host.send("POST", `${path}${q}`, { body: "{not json", headers: JSON_HEADERS });
         // A bad level for the card is only known with the model: those requests carry a valid body.
-        const valid = r.status === 400 ? await post(`${path}${q}`, path === "/predict" ? SEED_HOUSE : { houses: [SEED_HOUSE] }) : r;
+        const valid =
+          r.status === 400 ? await post(`${path}${q}`, path === "/predict" ? SEED_HOUSE : { houses: [SEED_HOUSE] }) : r;
         expect(valid.status, `${path}${q}`).toBe(422);
         expect(valid.headers.get("content-type")).toBe("application/problem+json");
         expect(valid.json().errors[0].path, `${path}${q}`).toBe(field);
@@ -140,7 +145,8 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
     expect(again).toEqual(first);
     expect(wider.interval.high - wider.interval.low).toBeGreaterThan(first.interval.high - first.interval.low);
     const delta = (source: string) =>
-      sample(after, "interval_rows_total", `{source="${source}"}`) - sample(before, "interval_rows_total", `{source="${source}"}`);
+      sample(after, "interval_rows_total", `{source="${source}"}`) -
+      sample(before, "interval_rows_total", `{source="${source}"}`);
     expect(delta("model")).toBe(2); // 0.9 once, 0.95 once
     expect(delta("cache")).toBe(1);
     // The point itself still comes from the point cache: the intervals never displaced it.
@@ -184,7 +190,11 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
         expect(interval.low <= values[i]! && values[i]! <= interval.high).toBe(true);
         if (holdout.y[i]! >= interval.low && holdout.y[i]! <= interval.high) inside++;
         if (i < reference.rows) {
-          worst = Math.max(worst, Math.abs(interval.low - reference.low[i]![k]!), Math.abs(interval.high - reference.high[i]![k]!));
+          worst = Math.max(
+            worst,
+            Math.abs(interval.low - reference.low[i]![k]!),
+            Math.abs(interval.high - reference.high[i]![k]!),
+          );
         }
       });
       expect(worst).toBeLessThan(1e-4);

@@ -67,7 +67,9 @@ beforeAll(async () => {
 
 describe("the interval model in onnxruntime-node", () => {
   it("is the file the card names, by sha256", () => {
-    const digest = createHash("sha256").update(readFileSync(path(card.intervals.file))).digest("hex");
+    const digest = createHash("sha256")
+      .update(readFileSync(path(card.intervals.file)))
+      .digest("hex");
     expect(card.intervals.sha256).toBe(digest);
   });
 

@@ -62,7 +62,10 @@ export class IntervalPredictor {
     const hits = n - missing.length;
     const { computed, collapsed } = await this.fill(info, model, batch, points, missing, { low, high, k });
     const rows = { low: [] as number[], high: [] as number[] };
-    for (const i of computed) (rows.low.push(low[i]!), rows.high.push(high[i]!));
+    for (const i of computed) {
+      rows.low.push(low[i]!);
+      rows.high.push(high[i]!);
+    }
     cache.store(`${namespace}-low`, batch, computed, rows.low);
     cache.store(`${namespace}-high`, batch, computed, rows.high);
     if (hits > 0) metrics.intervalRows.inc({ source: "cache" }, hits);

@@ -1,6 +1,11 @@
 import { fail, ok, type Result } from "../http";
 import type { FieldError } from "../schemas";
-import { defaultResponseOptions, parseResponseOption, RESPONSE_OPTION_NAMES, type ResponseOptions } from "./response-options";
+import {
+  defaultResponseOptions,
+  parseResponseOption,
+  RESPONSE_OPTION_NAMES,
+  type ResponseOptions,
+} from "./response-options";
 
 /**
  * The response options of a POST prediction (`?detail=true&level=0.9`), read from its query string with the
@@ -23,7 +28,9 @@ export function parsePredictionOptions(query: URLSearchParams): Result<ResponseO
   if (errors.length === 0) return ok(options);
   const first = errors[0]!;
   const detail =
-    errors.length === 1 ? `${first.path} ${first.message}` : `${errors.length} problems found; the first: ${first.path} ${first.message}`;
+    errors.length === 1
+      ? `${first.path} ${first.message}`
+      : `${errors.length} problems found; the first: ${first.path} ${first.message}`;
   return fail("validation", detail, { errors });
 }
 
@@ -49,7 +56,9 @@ export function intervalLevels(card: Record<string, unknown>): IntervalLevels | 
 export function resolveLevel(options: ResponseOptions, offered: IntervalLevels | undefined): Result<number> {
   if (!offered) {
     return fail("validation", "detail this model offers no prediction intervals", {
-      errors: [{ path: "detail", message: "is not available: the model card lists no interval levels", received: true }],
+      errors: [
+        { path: "detail", message: "is not available: the model card lists no interval levels", received: true },
+      ],
     });
   }
   if (options.level === undefined) return ok(offered.defaultLevel);

@@ -49,7 +49,11 @@ describe("input drift monitoring", () => {
   });
 
   it.skipIf(!hasPromtool)("passes its promtool unit tests, and the panel's queries parse", () => {
-    execFileSync("promtool", ["test", "rules", path.join(ROOT, "monitoring", "alerts-pending", "input-drift.test.yaml")]);
+    execFileSync("promtool", [
+      "test",
+      "rules",
+      path.join(ROOT, "monitoring", "alerts-pending", "input-drift.test.yaml"),
+    ]);
     execFileSync("promtool", ["check", "rules", RULES]);
     const dir = mkdtempSync(path.join(tmpdir(), "drift-"));
     const exprs = panel.targets.map((t: Json) =>
