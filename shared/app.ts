@@ -145,7 +145,7 @@ export function createService(deps: ServiceDeps): Service {
     loadWaitMs: config.MODEL_STORE_TIMEOUT_MS,
   });
   const intervalModels = new IntervalModels(modelSource, logger);
-  const intervals = new IntervalPredictor({ models: intervalModels, cache, metrics });
+  const intervals = new IntervalPredictor({ models: intervalModels, cache, metrics, bound: predictor });
 
   // The same constant-time comparison as API keys; the token arrives as `Authorization: Bearer <token>`.
   const metricsTokenOk = createApiKeyCheck(config.METRICS_TOKEN);

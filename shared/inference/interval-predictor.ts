@@ -4,7 +4,7 @@ import { WIDTH } from "../features";
 import { fail, ok, type Result } from "../http";
 import type { Metrics } from "../metrics";
 import type { ModelInfo } from "../model";
-import { InflightRun } from "../predictor";
+import { InflightRun, type Predictor } from "../predictor";
 import { INTERVAL_INPUT_WIDTH, type IntervalModel, type IntervalModels } from "./interval-model";
 
 export interface IntervalOutcome {
@@ -18,6 +18,8 @@ export interface IntervalOutcome {
 
 export interface IntervalPredictorOptions {
   models: IntervalModels;
+  /** The point predictor: interval rows count against the same MAX_INFLIGHT_ROWS bound as points. */
+  bound: Pick<Predictor, "reserve" | "release">;
   cache: PredictionCache;
   metrics: Metrics;
 }
@@ -37,6 +39,22 @@ export class IntervalPredictor {
 
   /** Intervals at `level` for `n` rows (float32 [n, 8]) whose served points are `points`. */
   async intervals(
+    info: ModelInfo,
+    tensor: Float32Array,
+    points: readonly number[],
+    n: number,
+    level: number,
+  ): Promise<Result<IntervalOutcome>> {
+    const reserved = this.opts.bound.reserve(n);
+    if (!reserved.ok) return reserved;
+    try {
+      return await this.serve(info, tensor, points, n, level);
+    } finally {
+      this.opts.bound.release(n);
+    }
+  }
+
+  private async serve(
     info: ModelInfo,
     tensor: Float32Array,
     points: readonly number[],
