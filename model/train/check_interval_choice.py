@@ -8,7 +8,6 @@ import os; os.environ["OMP_NUM_THREADS"]="1"
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor as H
 from sklearn.model_selection import train_test_split
 import train as T, intervals as I
 X, y = T.load()
