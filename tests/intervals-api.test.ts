@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE } from "../shared/features";
-import { BulkDetailResponseSchema, PredictDetailResponseSchema } from "../shared/schemas";
+import { FEATURES, SEED_HOUSE } from "../shared/input/features";
+import { BulkDetailResponseSchema, PredictDetailResponseSchema } from "../shared/input/schemas";
 import { HOSTS, testService, type Host } from "./support/hosts";
 
 const JSON_HEADERS = { "content-type": "application/json" };

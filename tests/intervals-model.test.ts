@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { FEATURES } from "../shared/features";
+import { FEATURES } from "../shared/input/features";
 
 const path = (p: string): string => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const WIDTH = FEATURES.length;

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE } from "../shared/features";
+import { FEATURES, SEED_HOUSE } from "../shared/input/features";
 import { countOutOfRange, featureRanges, outOfRangeFeatures } from "../shared/input/out-of-range";
 import { intervalLevels, parsePredictionOptions, resolveLevel } from "../shared/input/prediction-options";
 

@@ -1,11 +1,11 @@
 import path from "node:path";
 import type { InferenceSession as OrtSession } from "onnxruntime-node";
-import { Batcher } from "../batcher";
-import { WIDTH } from "../features";
-import { fail, ok, type Result } from "../http";
-import type { Logger } from "../logger";
-import { MAX_ROWS_PER_RUN, SESSION_OPTIONS, type ModelInfo, type ModelSource } from "../model";
-import { loadFromBlob, loadFromFile, type LoadResult, type ModelCard } from "../model-store";
+import { Batcher } from "./batcher";
+import { WIDTH } from "../input/features";
+import { fail, ok, type Result } from "../http/core";
+import type { Logger } from "../ops/logger";
+import { MAX_ROWS_PER_RUN, SESSION_OPTIONS, type ModelInfo, type ModelSource } from "./model";
+import { loadFromBlob, loadFromFile, type LoadResult, type ModelCard } from "./model-store";
 
 /** Values per row the interval graph reads: the eight features, then the served point (`house_value`). */
 export const INTERVAL_INPUT_WIDTH = WIDTH + 1;

@@ -1,10 +1,10 @@
 import type { PredictionCache } from "../cache";
 import { rowBatch, sameRow, type RowBatch } from "../cache/row-table";
-import { WIDTH } from "../features";
-import { fail, ok, type Result } from "../http";
-import type { Metrics } from "../metrics";
-import type { ModelInfo } from "../model";
-import { InflightRun, type Predictor } from "../predictor";
+import { WIDTH } from "../input/features";
+import { fail, ok, type Result } from "../http/core";
+import type { Metrics } from "../ops/metrics";
+import type { ModelInfo } from "./model";
+import { InflightRun, type Predictor } from "./predictor";
 import { INTERVAL_INPUT_WIDTH, type IntervalModel, type IntervalModels } from "./interval-model";
 
 export interface IntervalOutcome {

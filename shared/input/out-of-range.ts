@@ -1,4 +1,4 @@
-import { FEATURES, WIDTH, type FeatureName } from "../features";
+import { FEATURES, WIDTH, type FeatureName } from "./features";
 
 /**
  * Each feature's training range from the model card, as float32 bounds: the model reads float32, and rounding

@@ -1,5 +1,5 @@
-import { fail, ok, type Result } from "../http";
-import type { FieldError } from "../schemas";
+import { fail, ok, type Result } from "../http/core";
+import type { FieldError } from "./schemas";
 import {
   defaultResponseOptions,
   parseResponseOption,

@@ -1,4 +1,4 @@
-import type { FieldError } from "../schemas";
+import type { FieldError } from "./schemas";
 
 /**
  * Query parameters that shape a prediction's answer rather than describe the house. The GET /predict grammar

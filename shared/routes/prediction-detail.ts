@@ -1,9 +1,63 @@
-import { fail, ok, type Result } from "../http";
+import { fail, jsonResponse, ok, type CoreResponse, type Result } from "../http/core";
+import type { ServiceContext } from "../http/endpoint";
+import { problemResponse } from "../http/problems";
+import type { PredictOutcome } from "../inference/predictor";
+import { BIG_ROWS, nextTurn } from "../inference/turn-taking";
+import { intervalLevels, resolveLevel } from "../input/prediction-options";
+import type { ResponseOptions } from "../input/response-options";
 import type { IntervalOutcome, IntervalPredictor } from "../inference/interval-predictor";
 import { countOutOfRange, featureRanges, outOfRangeFeatures, type FeatureRanges } from "../input/out-of-range";
-import { FEATURES } from "../features";
-import type { Metrics } from "../metrics";
-import type { ModelInfo } from "../model";
+import { FEATURES } from "../input/features";
+import type { Metrics } from "../ops/metrics";
+import type { ModelInfo } from "../inference/model";
+
+/** Answers a prediction of `rows` rows: POST /predict and GET /predict (`bulk` false), POST /bulk_predict. */
+export type PredictResponse = (
+  tensor: Float32Array,
+  rows: number,
+  options: ResponseOptions,
+  bulk: boolean,
+) => Promise<CoreResponse>;
+
+/**
+ * Runs the predictor and answers: the plain body (`{house_value}` / `{house_values}`, unchanged by detail), or with
+ * `detail=true` the intervals and out-of-range features too. Rows out of range are counted either way, and a level
+ * is checked against the card even without detail=true (a level it lacks is a 422 either way); the interval model
+ * runs only for detail.
+ */
+export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder" | "metrics" | "intervals">) {
+  const { predictor, holder, metrics, intervals } = ctx;
+  const answer: PredictResponse = async (tensor, rows, options, bulk) => {
+    const result = await predictor.predict(tensor, rows);
+    if (!result.ok) return problemResponse(result.failure);
+    const info = holder.get()?.info;
+    if (info) countRanges(metrics, info, tensor, rows);
+    if (rows >= BIG_ROWS) await nextTurn();
+    const { values } = result.value;
+    const headers = { "cache-status": cacheStatus(result.value) };
+    const plain = () => jsonResponse(200, bulk ? { house_values: values } : { house_value: values[0] }, headers);
+    if (!info || (!options.detail && options.level === undefined)) return plain();
+    const level = resolveLevel(options, intervalLevels(info.card));
+    if (!level.ok) return problemResponse(level.failure);
+    if (!options.detail) return plain();
+    const details = await rowDetails({ intervals, info }, level.value, tensor, values, rows);
+    if (!details.ok) return problemResponse(details.failure);
+    const body = bulk
+      ? bulkDetailBody(values, details.value, info)
+      : singleDetailBody(values[0]!, details.value[0]!, info);
+    return jsonResponse(200, body, headers);
+  };
+  return answer;
+}
+
+/** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
+export function cacheStatus(o: PredictOutcome): string {
+  const total = o.values.length;
+  if (o.hits === total) return "house-price; hit";
+  const detail = `detail="hits=${o.hits} collapsed=${o.collapsed} computed=${o.computed} rows=${total}"`;
+  const fwd = o.hits > 0 ? "partial" : "miss";
+  return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
+}
 
 /** Counts the rows outside the card's training ranges (every prediction, plain or detailed: one pass, no allocation). */
 export function countRanges(metrics: Metrics, info: ModelInfo, tensor: Float32Array, rows: number): void {

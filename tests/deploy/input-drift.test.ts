@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { createMetrics } from "../../shared/metrics";
+import { createMetrics } from "../../shared/ops/metrics";
 import { read, ROOT } from "./helpers";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

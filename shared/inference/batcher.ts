@@ -1,4 +1,4 @@
-import { WIDTH } from "./features";
+import { WIDTH } from "../input/features";
 
 /** Runs a model on a float32 [rows, inputWidth] tensor; the output has `outputWidth` values per row. */
 export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;
