@@ -98,12 +98,9 @@ export const LegacyErrorSchema = z
 
 /** The response options of the prediction endpoints (parsed by input/response-options.ts; documented from here). */
 export const PredictionOptionsQuerySchema = z.object({
-  detail: z
-    .enum(["true", "false"])
-    .optional()
-    .meta({
-      description: "`true` adds a calibrated prediction interval and the out-of-range features (default false)",
-    }),
+  detail: z.enum(["true", "false"]).optional().meta({
+    description: "`true` adds a calibrated prediction interval and the out-of-range features (default false)",
+  }),
   level: z.number().optional().meta({
     description: "Coverage of the interval: one of the model card's `intervals.levels` (0.8, 0.9, 0.95); default 0.9",
     example: 0.9,
