@@ -10,8 +10,6 @@ import { parseJson, validate, validateBulk } from "../input/validation";
 import { parsePredictionOptions } from "../input/prediction-options";
 import { answerPrediction } from "./prediction-detail";
 
-export { cacheStatus } from "./prediction-detail";
-
 /**
  * POST /predict and POST /bulk_predict: body bytes → tensor (fast scan, else JSON.parse + zod) → predictor, plus
  * `?detail=true&level=…` (shared/input/prediction-options.ts) for intervals (./prediction-detail.ts).
