@@ -55,7 +55,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 COPY --from=build /src/dist ./dist
 # The bundled model and its card; MODEL_PATH defaults to model/model.onnx relative to /app.
 # On AKS the model can instead come from Blob Storage (MODEL_BLOB_URL, workload identity).
-COPY model/model.onnx model/model.json ./model/
+COPY model/model.onnx model/model.json model/intervals.onnx ./model/
 
 # Numeric user so the kubelet can verify runAsNonRoot.
 USER 10001:10001

@@ -12,7 +12,9 @@ import { createFinish } from "./http/finish";
 import { createGuard } from "./http/guard";
 import { createPipeline } from "./http/pipeline";
 import { createRouter } from "./http/router";
-import { ModelHolder } from "./inference/model";
+import { IntervalModels } from "./inference/interval-model";
+import { IntervalPredictor } from "./inference/interval-predictor";
+import { ModelHolder, type ModelSource } from "./inference/model";
 import { Predictor } from "./inference/predictor";
 import type { Config } from "./ops/config";
 import { createLogger, type Logger } from "./ops/logger";
@@ -60,9 +62,9 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** The process's model holder for this configuration, reporting its runs and identity to the metrics. */
-function modelHolder(config: Config, appRoot: string, metrics: Metrics, logger: Logger): ModelHolder {
-  const source = {
+/** Where the model (and the interval model beside it) comes from, reporting its runs to the metrics. */
+function modelSource(config: Config, appRoot: string, metrics: Metrics): ModelSource {
+  return {
     modelPath: path.resolve(appRoot, config.MODEL_PATH),
     fileLabel: config.MODEL_PATH,
     blobUrl: config.MODEL_BLOB_URL,
@@ -70,6 +72,10 @@ function modelHolder(config: Config, appRoot: string, metrics: Metrics, logger: 
     timeoutMs: config.MODEL_STORE_TIMEOUT_MS,
     onRun: (rows: number) => metrics.modelRuns.observe(rows),
   };
+}
+
+/** The process's model holder for this source, reporting its identity to the metrics. */
+function modelHolder(source: ModelSource, metrics: Metrics, logger: Logger): ModelHolder {
   return new ModelHolder(source, logger, (info) =>
     metrics.modelInfo.set({ name: info.name, version: info.version, source: info.source }, 1),
   );
@@ -83,7 +89,8 @@ export function createService(deps: ServiceDeps): Service {
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const metrics = createMetrics();
-  const holder = modelHolder(config, deps.appRoot, metrics, logger);
+  const source = modelSource(config, deps.appRoot, metrics);
+  const holder = modelHolder(source, metrics, logger);
   // One client of the shared store (Upstash or Redis) for the cache and the limiter, opened only if one needs it.
   const wantsStore = !deps.sharedCache || (!deps.rateLimiter && config.RATE_LIMIT_REQUESTS > 0);
   const store = wantsStore ? openSharedStore(config, logger) : undefined;
@@ -97,6 +104,8 @@ export function createService(deps: ServiceDeps): Service {
     maxInflightRows: config.MAX_INFLIGHT_ROWS,
     loadWaitMs: config.MODEL_STORE_TIMEOUT_MS,
   });
+  const intervalModels = new IntervalModels(source, logger);
+  const intervals = new IntervalPredictor({ models: intervalModels, cache, metrics, bound: predictor });
   const admission = createBodyAdmission(config, metrics);
   const legacy = (status: number, body: Record<string, unknown>) =>
     jsonResponse(status, { ...body, app_identifier: instanceId });
@@ -108,6 +117,7 @@ export function createService(deps: ServiceDeps): Service {
     holder,
     cache,
     predictor,
+    intervals,
     instanceId,
     now,
     startedAt,
@@ -129,6 +139,7 @@ export function createService(deps: ServiceDeps): Service {
   });
   async function close(): Promise<void> {
     await holder.close();
+    await intervalModels.close();
     await cache.close();
     await limiter?.close();
     await store?.close();

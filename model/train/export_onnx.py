@@ -65,37 +65,37 @@ def tree_arrays(model) -> dict:
     return a
 
 
-def build_model(model, n_inputs: int, engineered_coordinates: bool, lat_idx: int, lon_idx: int,
-                input_name: str = "input", output_name: str = "house_value",
-                doc: str = "") -> onnx.ModelProto:
-    arrays = tree_arrays(model)
+def coordinate_nodes(input_name: str, lat_idx: int, lon_idx: int) -> tuple[list, list, str]:
+    """Nodes adding the rotated coordinates lat+lon and lat-lon to `input`; returns
+    (nodes, initializers, name of the [N, n_inputs + 2] features tensor)."""
+    initializers = [
+        helper.make_tensor("lat_idx", TensorProto.INT64, [1], [lat_idx]),
+        helper.make_tensor("lon_idx", TensorProto.INT64, [1], [lon_idx]),
+    ]
+    nodes = [
+        helper.make_node("Gather", [input_name, "lat_idx"], ["lat"], axis=1, name="gather_latitude"),
+        helper.make_node("Gather", [input_name, "lon_idx"], ["lon"], axis=1, name="gather_longitude"),
+        helper.make_node("Add", ["lat", "lon"], ["lat_plus_lon"], name="lat_plus_lon"),
+        helper.make_node("Sub", ["lat", "lon"], ["lat_minus_lon"], name="lat_minus_lon"),
+        helper.make_node("Concat", [input_name, "lat_plus_lon", "lat_minus_lon"], ["features"],
+                         axis=1, name="concat_features"),
+    ]
+    return nodes, initializers, "features"
+
+
+def ensemble_node(model, input_name: str, output_name: str, name: str) -> onnx.NodeProto:
+    """One fitted HistGradientBoostingRegressor as a TreeEnsembleRegressor giving its raw
+    prediction (baseline + sum of leaves; for loss="poisson" that is the log of the prediction)."""
     baseline = float(np.ravel(model._baseline_prediction)[0])
-    nodes = []
-    initializers = []
-    ensemble_input = input_name
-    if engineered_coordinates:
-        initializers += [
-            helper.make_tensor("lat_idx", TensorProto.INT64, [1], [lat_idx]),
-            helper.make_tensor("lon_idx", TensorProto.INT64, [1], [lon_idx]),
-        ]
-        nodes += [
-            helper.make_node("Gather", [input_name, "lat_idx"], ["lat"], axis=1, name="gather_latitude"),
-            helper.make_node("Gather", [input_name, "lon_idx"], ["lon"], axis=1, name="gather_longitude"),
-            helper.make_node("Add", ["lat", "lon"], ["lat_plus_lon"], name="lat_plus_lon"),
-            helper.make_node("Sub", ["lat", "lon"], ["lat_minus_lon"], name="lat_minus_lon"),
-            helper.make_node("Concat", [input_name, "lat_plus_lon", "lat_minus_lon"], ["features"],
-                             axis=1, name="concat_features"),
-        ]
-        ensemble_input = "features"
-    nodes.append(helper.make_node(
-        "TreeEnsembleRegressor", [ensemble_input], [output_name], domain="ai.onnx.ml",
-        name="gbdt", n_targets=1, aggregate_function="SUM", post_transform="NONE",
-        base_values=[baseline], **arrays))
-    graph = helper.make_graph(
-        nodes, "california_housing_gbdt",
-        inputs=[helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", n_inputs])],
-        outputs=[helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", 1])],
-        initializer=initializers)
+    return helper.make_node(
+        "TreeEnsembleRegressor", [input_name], [output_name], domain="ai.onnx.ml",
+        name=name, n_targets=1, aggregate_function="SUM", post_transform="NONE",
+        base_values=[baseline], **tree_arrays(model))
+
+
+def finish_model(nodes, graph_name, inputs, outputs, initializers, doc) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, graph_name, inputs=inputs, outputs=outputs,
+                              initializer=initializers)
     m = helper.make_model(graph, producer_name="model/train/export_onnx.py", doc_string=doc,
                           opset_imports=[helper.make_opsetid("", OPSET),
                                          helper.make_opsetid("ai.onnx.ml", ML_OPSET)])
@@ -103,24 +103,85 @@ def build_model(model, n_inputs: int, engineered_coordinates: bool, lat_idx: int
     return m
 
 
+def build_model(model, n_inputs: int, engineered_coordinates: bool, lat_idx: int, lon_idx: int,
+                input_name: str = "input", output_name: str = "house_value",
+                doc: str = "") -> onnx.ModelProto:
+    nodes = []
+    initializers = []
+    ensemble_input = input_name
+    if engineered_coordinates:
+        nodes, initializers, ensemble_input = coordinate_nodes(input_name, lat_idx, lon_idx)
+    nodes.append(ensemble_node(model, ensemble_input, output_name, "gbdt"))
+    return finish_model(
+        nodes, "california_housing_gbdt",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", n_inputs])],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", 1])],
+        initializers, doc)
+
+
+def build_interval_model(centre, scale, edges: np.ndarray, q_table: np.ndarray, n_inputs: int,
+                         lat_idx: int, lon_idx: int, doc: str = "") -> onnx.ModelProto:
+    """Normalised, Mondrian split-conformal intervals for every level in one graph:
+
+        features = input + rotated coordinates (as in model.onnx)
+        centre [N,1] = TreeEnsemble(centre model);  scale [N,1] = Exp(TreeEnsemble(scale model))
+        bin [N] = number of `edges` <= centre      (the calibration bin of the row)
+        half [N,L] = q_table[bin] * scale           (q_table [bins, L]: calibrated quantiles)
+        low  = Min(centre - half, house_value);  high = Max(centre + half, house_value)
+
+    `house_value` [N,1] is the served point prediction (model.onnx's output): every interval
+    contains it, whatever the centre model says."""
+    nodes, initializers, features = coordinate_nodes("input", lat_idx, lon_idx)
+    initializers += [
+        numpy_helper.from_array(np.asarray(edges, dtype=np.float32), "bin_edges"),
+        numpy_helper.from_array(np.asarray(q_table, dtype=np.float32), "q_table"),
+        helper.make_tensor("sum_axis", TensorProto.INT64, [1], [1]),
+    ]
+    levels = q_table.shape[1]
+    nodes += [
+        ensemble_node(centre, features, "centre", "centre_gbdt"),
+        ensemble_node(scale, features, "log_scale", "scale_gbdt"),
+        helper.make_node("Exp", ["log_scale"], ["scale"], name="scale"),
+        helper.make_node("GreaterOrEqual", ["centre", "bin_edges"], ["above_edge"], name="above_edge"),
+        helper.make_node("Cast", ["above_edge"], ["above_edge_f"], to=TensorProto.FLOAT, name="edge_count_f"),
+        helper.make_node("ReduceSum", ["above_edge_f", "sum_axis"], ["bin_f"], keepdims=0, name="bin_f"),
+        helper.make_node("Cast", ["bin_f"], ["bin"], to=TensorProto.INT64, name="bin"),
+        helper.make_node("Gather", ["q_table", "bin"], ["q"], axis=0, name="q_of_bin"),
+        helper.make_node("Mul", ["q", "scale"], ["half_width"], name="half_width"),
+        helper.make_node("Sub", ["centre", "half_width"], ["raw_low"], name="raw_low"),
+        helper.make_node("Add", ["centre", "half_width"], ["raw_high"], name="raw_high"),
+        helper.make_node("Min", ["raw_low", "house_value"], ["low"], name="low"),
+        helper.make_node("Max", ["raw_high", "house_value"], ["high"], name="high"),
+    ]
+    value = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+    return finish_model(
+        nodes, "california_housing_intervals",
+        [value("input", ["N", n_inputs]), value("house_value", ["N", 1])],
+        [value("low", ["N", levels]), value("high", ["N", levels])], initializers, doc)
+
+
+def _ensembles(m: onnx.ModelProto) -> dict[str, tuple[dict, onnx.NodeProto]]:
+    return {n.output[0]: ({a.name: helper.get_attribute_value(a) for a in n.attribute}, n)
+            for n in m.graph.node if n.op_type == "TreeEnsembleRegressor"}
+
+
 def _attrs(m: onnx.ModelProto) -> tuple[dict, onnx.NodeProto]:
-    (ens,) = [n for n in m.graph.node if n.op_type == "TreeEnsembleRegressor"]
-    return {a.name: helper.get_attribute_value(a) for a in ens.attribute}, ens
+    (only,) = _ensembles(m).values()
+    return only
 
 
-def evaluate(m: onnx.ModelProto, X: np.ndarray) -> np.ndarray:
-    """Reference evaluation of the exported graph in numpy, with float32 semantics like onnxruntime.
-
-    Used by train.py as a self-check (onnxruntime is not installed for Python here);
-    the decisive parity check is tests/unit/model.test.ts in onnxruntime-node.
-    """
-    attrs, ens = _attrs(m)
+def _features(m: onnx.ModelProto, X: np.ndarray, ensemble_input: str) -> np.ndarray:
     x = np.asarray(X, dtype=np.float32)
-    if ens.input[0] != m.graph.input[0].name:  # engineered coordinates
+    if ensemble_input != m.graph.input[0].name:  # engineered coordinates
         inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
         lat = x[:, inits["lat_idx"]]
         lon = x[:, inits["lon_idx"]]
         x = np.concatenate([x, lat + lon, lat - lon], axis=1)  # float32 arithmetic
+    return x
+
+
+def _walk(attrs: dict, x: np.ndarray) -> np.ndarray:
+    """Raw ensemble output for float32 rows `x`: leaves summed in float32, like onnxruntime."""
     tree = np.asarray(attrs["nodes_treeids"])
     feat = np.asarray(attrs["nodes_featureids"])
     thr = np.asarray(attrs["nodes_values"], dtype=np.float32)
@@ -149,8 +210,33 @@ def evaluate(m: onnx.ModelProto, X: np.ndarray) -> np.ndarray:
     return out + np.float32(attrs["base_values"][0])
 
 
-def summary(m: onnx.ModelProto) -> dict:
-    attrs, _ = _attrs(m)
+def evaluate(m: onnx.ModelProto, X: np.ndarray) -> np.ndarray:
+    """Reference evaluation of the exported graph in numpy, with float32 semantics like onnxruntime.
+
+    Used by train.py as a self-check (onnxruntime is not installed for Python here);
+    the decisive parity check is tests/unit/model.test.ts in onnxruntime-node.
+    """
+    attrs, ens = _attrs(m)
+    return _walk(attrs, _features(m, X, ens.input[0]))
+
+
+def evaluate_intervals(m: onnx.ModelProto, X: np.ndarray,
+                       house_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """numpy float32 evaluation of build_interval_model's graph: (low, high), each [N, levels]."""
+    ens = _ensembles(m)
+    x = _features(m, X, ens["centre"][1].input[0])
+    centre = _walk(ens["centre"][0], x)[:, None]
+    scale = np.exp(_walk(ens["log_scale"][0], x))[:, None]
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    q = inits["q_table"][(centre >= inits["bin_edges"]).sum(axis=1)]
+    half = q * scale
+    point = np.asarray(house_value, dtype=np.float32).reshape(-1, 1)
+    return np.minimum(centre - half, point), np.maximum(centre + half, point)
+
+
+def summary(m: onnx.ModelProto, output: str | None = None) -> dict:
+    ensembles = _ensembles(m)
+    attrs, _ = ensembles[output] if output else _attrs(m)
     modes = attrs["nodes_modes"]
     return {
         "trees": int(max(attrs["nodes_treeids"]) + 1),

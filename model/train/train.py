@@ -33,12 +33,15 @@ from sklearn.svm import SVR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export_onnx  # noqa: E402
+import intervals  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "model" / "data" / "cal_housing.data"
 ONNX_OUT = ROOT / "model" / "model.onnx"
 CARD_OUT = ROOT / "model" / "model.json"
 HOLDOUT_OUT = ROOT / "model" / "reference" / "holdout.json"
+INTERVALS_OUT = ROOT / "model" / "intervals.onnx"
+INTERVALS_REFERENCE_OUT = ROOT / "model" / "reference" / "intervals.json"
 
 NAME = "california-housing-gbdt"
 VERSION = "1.0.0"
@@ -148,6 +151,65 @@ def format_with_prettier(path: Path) -> None:
         print("note: node_modules/.bin/prettier not found; model.json left unformatted")
 
 
+def fit_intervals(cfg, n_trees, X_tr, y_tr, X_te, y_te, pred) -> dict:
+    """Conformal intervals (see intervals.py): fit, calibrate, one look at the hold-out, export
+    model/intervals.onnx, check it in numpy, write its reference rows; returns its card section."""
+    model, info = intervals.fit(X_tr, y_tr, lambda A: model_inputs(A, cfg["coords"]),
+                                lambda: gbdt(cfg, n_trees))
+    low, high = model.predict(model_inputs(X_te, cfg["coords"]), pred)
+    figures = intervals.evaluate(low, high, y_te, pred, info["calibration_rows"])
+    for lv in figures["levels"]:
+        print(f"  interval {lv}")
+    print(f"  {figures['constant_width_baseline']}")
+    print(f"  conditional coverage at 0.9 by decile: "
+          f"{[d['coverage'] for d in figures['conditional_coverage_at_0.9']['deciles']]}")
+    graph = intervals.export(model, len(FEATURES), LAT, LON,
+                             f"{NAME} {VERSION}: conformal prediction intervals at levels "
+                             f"{intervals.LEVELS} around the served house_value")
+    INTERVALS_OUT.write_bytes(graph.SerializeToString())
+    g_low, g_high = export_onnx.evaluate_intervals(graph, X_te, pred)
+    diff = max(np.abs(g_low - low).max(), np.abs(g_high - high).max())
+    print(f"intervals ONNX (numpy float32 evaluation) vs sklearn: max |diff| {diff:.3g}")
+    if diff > 1e-4:
+        sys.exit("interval ONNX export does not reproduce the sklearn intervals")
+    intervals.reference(INTERVALS_REFERENCE_OUT, X_te, pred, low, high)
+    return {
+        "file": "model/intervals.onnx",
+        "sha256": sha256(INTERVALS_OUT),
+        "bytes": INTERVALS_OUT.stat().st_size,
+        "method": "normalised split-conformal, Mondrian by bin of the predicted value: centre "
+                  "and scale HistGradientBoostingRegressors fitted on one part of the training "
+                  "rows, conformal quantiles of |y - centre| / scale per bin and level on a disjoint "
+                  "calibration part; interval centre -/+ q * scale, widened to contain house_value",
+        "levels": intervals.LEVELS,
+        "default_level": intervals.DEFAULT_LEVEL,
+        "data": {
+            "split": (f"train_test_split(training rows, test_size={intervals.CALIBRATION_SHARE}, "
+                      f"random_state={intervals.CALIBRATION_SEED}): {info['fit_rows']} fit, "
+                      f"{info['calibration_rows']} calibration rows; the hold-out is not used"),
+            "fit_rows": info["fit_rows"],
+            "calibration_rows": info["calibration_rows"],
+        },
+        "centre_model": f"the point model's configuration ({n_trees} trees) fitted on the fit rows",
+        "scale_model": {**intervals.SCALE_PARAMS, "target": "|y - centre| out of fold "
+                        f"({intervals.CROSS_FIT_FOLDS}-fold cross-fitting on the fit rows)"},
+        "calibration": {
+            "bins": intervals.BINS,
+            "bin_edges": [float(f"{e:.7g}") for e in model.edges],
+            "bin_rows": info["bin_rows"],
+            "q": [[round(float(v), 6) for v in r] for r in model.q_table],
+        },
+        "onnx": {
+            "inputs": [{"name": "input", "type": "float32", "shape": ["N", len(FEATURES)]},
+                       {"name": "house_value", "type": "float32", "shape": ["N", 1]}],
+            "outputs": [{"name": "low", "type": "float32", "shape": ["N", len(intervals.LEVELS)]},
+                        {"name": "high", "type": "float32", "shape": ["N", len(intervals.LEVELS)]}],
+            "max_abs_diff_vs_sklearn_holdout": float(f"{diff:.3g}"),
+        },
+        "holdout": figures,
+    }
+
+
 def main() -> None:
     t0 = time.time()
     check_feature_order()
@@ -213,6 +275,8 @@ def main() -> None:
         "sklearn_pred": [float(v) for v in pred],
     }, separators=(",", ":")) + "\n")
 
+    interval_card = fit_intervals(cfg, n_trees, X_tr, y_tr, X_te, y_te, pred)
+
     # --- model card ---
     onnx_sha = sha256(ONNX_OUT)
     previous = json.loads(CARD_OUT.read_text()) if CARD_OUT.exists() else {}
@@ -267,6 +331,7 @@ def main() -> None:
             "nodes": summary["nodes"],
             "max_abs_diff_vs_sklearn_holdout": float(f"{diff.max():.3g}"),
         },
+        "intervals": interval_card,
         # Filled by bench/model-bench.ts; kept while model.onnx is byte-identical.
         "inference": previous.get("inference") if unchanged else None,
         "created": previous.get("created") if unchanged and previous.get("created")

@@ -14,11 +14,16 @@ export interface PredictionCache {
    * backend counts as misses. Synchronous when the process's own tier answers (no shared backend, or
    * every row found), so a cache hit costs no extra turn of the event loop.
    */
-  lookup(namespace: string, batch: RowBatch): LookupResult | Promise<LookupResult>;
+  lookup(namespace: string, batch: RowBatch, opts?: LookupOptions): LookupResult | Promise<LookupResult>;
   /** Stores `values[j]` for row `index[j]` of `batch`, without delaying the caller. */
   store(namespace: string, batch: RowBatch, index: readonly number[], values: ArrayLike<number>): void;
   status(): "ok" | "degraded";
   close(): Promise<void>;
+}
+
+export interface LookupOptions {
+  /** Leave cache_hits_total / cache_misses_total alone (interval bounds count in interval_rows_total instead). */
+  uncounted?: boolean;
 }
 
 export interface LookupResult {
@@ -57,8 +62,9 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
   return {
     backend: backendName,
 
-    lookup(namespace, batch) {
+    lookup(namespace, batch, lookupOpts) {
       const { rows, words, hashes } = batch;
+      const counted = !lookupOpts?.uncounted;
       const values: (number | undefined)[] = new Array(rows);
       const mem = tableFor(namespace);
       let hits = 0;
@@ -69,17 +75,17 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
         if (v !== undefined) hits++;
         else if (shared) (remote ??= []).push(i);
       }
-      if (hits > 0) metrics.cacheHits.inc({ tier: "memory" }, hits);
+      if (hits > 0 && counted) metrics.cacheHits.inc({ tier: "memory" }, hits);
       if (!remote) {
-        if (rows > hits) metrics.cacheMisses.inc(rows - hits);
+        if (rows > hits && counted) metrics.cacheMisses.inc(rows - hits);
         return { values, hits };
       }
       const missing = remote;
       return guarded("get", () => shared!.mget(cacheKeys(namespace, batch, missing))).then((got) => {
         const found = got ? fillFromShared(holding(namespace), batch, missing, got, values) : 0;
-        if (found > 0) metrics.cacheHits.inc({ tier: shared!.name }, found);
+        if (found > 0 && counted) metrics.cacheHits.inc({ tier: shared!.name }, found);
         hits += found;
-        if (rows > hits) metrics.cacheMisses.inc(rows - hits);
+        if (rows > hits && counted) metrics.cacheMisses.inc(rows - hits);
         return { values, hits };
       });
     },
@@ -110,23 +116,28 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
 
 /**
  * The in-process tier. No TTL in process: an entry is a model version's output for exact inputs, so it never goes
- * stale; the table only bounds memory (CACHE_TTL_SECONDS applies to the shared backend). It holds one model's
- * values: a different namespace (another model) starts it afresh.
+ * stale; the tables only bound memory (CACHE_TTL_SECONDS applies to the shared backend). One table per namespace
+ * of the current model: its point values (`<model>`) and, once asked for, the bounds of an interval level
+ * (`<model>/interval-0.9-low`, …); a namespace of another model drops them all.
  */
 function namespacedTable(maxEntries: number) {
-  const table = maxEntries > 0 ? new RowTable(maxEntries) : undefined;
-  let current: string | undefined;
+  const tables = new Map<string, RowTable>();
+  let currentModel: string | undefined;
   return {
-    hasTable: table !== undefined,
+    hasTable: maxEntries > 0,
     tableFor(namespace: string): RowTable | undefined {
-      if (table && namespace !== current) {
-        table.clear();
-        current = namespace;
+      if (maxEntries <= 0) return undefined;
+      const model = namespace.split("/", 1)[0];
+      if (model !== currentModel) {
+        tables.clear();
+        currentModel = model;
       }
+      let table = tables.get(namespace);
+      if (!table) tables.set(namespace, (table = new RowTable(maxEntries)));
       return table;
     },
     /** The table if it still holds `namespace`: it may have moved on to another model while the backend answered. */
-    holding: (namespace: string): RowTable | undefined => (namespace === current ? table : undefined),
+    holding: (namespace: string): RowTable | undefined => tables.get(namespace),
   };
 }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Config } from "../ops/config";
 import {
   AppIdentifierSchema,
+  BulkDetailResponseSchema,
   BulkRequestSchema,
   BulkResponseSchema,
   CelsiusResponseSchema,
@@ -12,6 +13,8 @@ import {
   HelloResponseSchema,
   HouseSchema,
   LegacyErrorSchema,
+  PredictDetailResponseSchema,
+  PredictionOptionsQuerySchema,
   PredictResponseSchema,
   ProblemSchema,
 } from "../input/schemas";
@@ -44,7 +47,10 @@ const PREDICTION_ERRORS: Record<number, ResponseConfig> = {
   401: problem("API_KEYS is set and the request carries no valid key (X-API-Key or Authorization: Bearer)"),
   413: problem("Body over MAX_BODY_BYTES or more houses than MAX_BATCH"),
   415: problem("Content-Type is not application/json"),
-  422: problem("A field failed validation; `errors` lists every failing field with its path and value"),
+  422: problem(
+    "A field failed validation, or `detail`/`level` is not allowed (a level the model card does not list); " +
+      "`errors` lists every failing field with its path and value",
+  ),
   429: problem("Rate limit exceeded; see Retry-After"),
   503: problem("Model not loaded yet, or the server is overloaded; see Retry-After"),
 };
@@ -102,13 +108,18 @@ function predictionPaths(registry: OpenAPIRegistry, config: Config, security: Re
     operationId: "predictHouse",
     security,
     summary: "Predict one house's median value",
-    description: "Returns the predicted median house value in units of $100,000.",
-    request: { body: { required: true, content: { "application/json": { schema: HouseSchema } } } },
+    description:
+      "Returns the predicted median house value in units of $100,000. With `?detail=true` also a calibrated " +
+      "prediction interval at `level` and the features outside the training range.",
+    request: {
+      query: PredictionOptionsQuerySchema,
+      body: { required: true, content: { "application/json": { schema: HouseSchema } } },
+    },
     responses: {
       200: {
-        description: "The prediction",
+        description: "The prediction (`PredictDetailResponse` with `?detail=true`)",
         headers: z.object({ "Cache-Status": cacheStatusHeader }),
-        content: { "application/json": { schema: PredictResponseSchema } },
+        content: { "application/json": { schema: z.union([PredictResponseSchema, PredictDetailResponseSchema]) } },
       },
       ...PREDICTION_ERRORS,
     },
@@ -120,12 +131,15 @@ function predictionPaths(registry: OpenAPIRegistry, config: Config, security: Re
     security,
     summary: "Predict many houses in one call",
     description: `1 to ${config.MAX_BATCH} houses (MAX_BATCH); values come back in input order, each identical to /predict's.`,
-    request: { body: { required: true, content: { "application/json": { schema: BulkRequestSchema } } } },
+    request: {
+      query: PredictionOptionsQuerySchema,
+      body: { required: true, content: { "application/json": { schema: BulkRequestSchema } } },
+    },
     responses: {
       200: {
-        description: "One value per house, in input order",
+        description: "One value per house, in input order (with `?detail=true`, one detail per house too)",
         headers: z.object({ "Cache-Status": cacheStatusHeader }),
-        content: { "application/json": { schema: BulkResponseSchema } },
+        content: { "application/json": { schema: z.union([BulkResponseSchema, BulkDetailResponseSchema]) } },
       },
       ...PREDICTION_ERRORS,
     },

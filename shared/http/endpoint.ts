@@ -1,4 +1,5 @@
 import type { PredictionCache } from "../cache";
+import type { IntervalPredictor } from "../inference/interval-predictor";
 import type { ModelHolder } from "../inference/model";
 import type { Predictor } from "../inference/predictor";
 import type { Config } from "../ops/config";
@@ -34,6 +35,8 @@ export interface ServiceContext {
   readonly holder: ModelHolder;
   readonly cache: PredictionCache;
   readonly predictor: Predictor;
+  /** Prediction intervals for `?detail=true` (their model is loaded on the first such request). */
+  readonly intervals: IntervalPredictor;
   /** This replica's id: the X-App-Identifier header and the seeds' `app_identifier`. */
   readonly instanceId: string;
   /** The service's clock (tests pass their own). */

@@ -1,6 +1,6 @@
 import { WIDTH } from "../input/features";
 
-/** Runs the model on a float32 [rows, 8] tensor; the output has one value per row. */
+/** Runs a model on a float32 [rows, inputWidth] tensor; the output has `outputWidth` values per row. */
 export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;
 
 interface Job {
@@ -18,6 +18,10 @@ interface Job {
 export interface BatcherOptions {
   /** Most rows in one model run: bounds how long one run holds the event loop. */
   maxRows: number;
+  /** Values per input row (default WIDTH: the eight features). */
+  inputWidth?: number;
+  /** Values per output row (default 1: the house value). */
+  outputWidth?: number;
   /** Defers a flush; setImmediate lets every request that arrived in this I/O phase join the batch. */
   defer?: (fn: () => void) => void;
 }
@@ -33,12 +37,16 @@ export class Batcher {
   private scheduled = false;
   private running = false;
   private readonly defer: (fn: () => void) => void;
+  private readonly inWidth: number;
+  private readonly outWidth: number;
 
   constructor(
     private readonly run: RunFn,
     private readonly opts: BatcherOptions,
   ) {
     this.defer = opts.defer ?? ((fn) => setImmediate(fn));
+    this.inWidth = opts.inputWidth ?? WIDTH;
+    this.outWidth = opts.outputWidth ?? 1;
   }
 
   /** Rows waiting or running. */
@@ -51,7 +59,7 @@ export class Batcher {
   infer(input: Float32Array, rows: number): Promise<Float32Array> {
     if (rows === 0) return Promise.resolve(new Float32Array(0));
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, rows, taken: 0, done: 0, out: new Float32Array(rows), resolve, reject });
+      this.queue.push({ input, rows, taken: 0, done: 0, out: new Float32Array(rows * this.outWidth), resolve, reject });
       this.schedule();
     });
   }
@@ -94,17 +102,19 @@ export class Batcher {
       if (parts.length === 1 && only && only.from === 0 && only.count === only.job.rows) {
         input = only.job.input;
       } else {
-        input = new Float32Array(total * WIDTH);
+        const w = this.inWidth;
+        input = new Float32Array(total * w);
         let offset = 0;
         for (const p of parts) {
-          input.set(p.job.input.subarray(p.from * WIDTH, (p.from + p.count) * WIDTH), offset * WIDTH);
+          input.set(p.job.input.subarray(p.from * w, (p.from + p.count) * w), offset * w);
           offset += p.count;
         }
       }
       const out = await this.run(input, total);
       let offset = 0;
       for (const p of parts) {
-        p.job.out.set(out.subarray(offset, offset + p.count), p.from);
+        const w = this.outWidth;
+        p.job.out.set(out.subarray(offset * w, (offset + p.count) * w), p.from * w);
         offset += p.count;
         p.job.done += p.count;
         if (p.job.done === p.job.rows) {

@@ -39,7 +39,12 @@ export interface LoadFromBlobOptions {
   timeoutMs: number;
   /** Defaults to DefaultAzureCredential (managed identity on Functions, workload identity on AKS). */
   credential?: TokenCredential;
+  /** Which sha256 of the card the bytes must match (default: the card's own `sha256`, the point model's). */
+  expectedSha256?: ExpectedSha256;
 }
+
+/** Picks the digest an artifact must have from its (validated) card, e.g. `card.intervals.sha256`. */
+export type ExpectedSha256 = (card: ModelCard) => string | undefined;
 
 export interface LoadWithRetryOptions {
   /** Called after every attempt; `nextDelayMs` is set when the attempt failed and another one will follow. */
@@ -67,7 +72,13 @@ const fail = (code: ModelStoreError["code"], message: string): LoadResult => ({ 
 const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
 /** Parses and validates the card, then checks the model bytes against its sha256. */
-function verify(onnx: Uint8Array, cardText: string, source: string, cardSource: string): LoadResult {
+function verify(
+  onnx: Uint8Array,
+  cardText: string,
+  source: string,
+  cardSource: string,
+  expectedSha256: ExpectedSha256 = (card) => card.sha256,
+): LoadResult {
   let raw: unknown;
   try {
     raw = JSON.parse(cardText);
@@ -82,11 +93,13 @@ function verify(onnx: Uint8Array, cardText: string, source: string, cardSource: 
     return fail("integrity", `model card ${cardSource} is invalid: ${issues}`);
   }
   const card: ModelCard = { ...parsed.data, sha256: parsed.data.sha256.toLowerCase() };
+  const expected = expectedSha256(card)?.toLowerCase();
+  if (expected === undefined) return fail("integrity", `model card ${cardSource} records no sha256 for ${source}`);
   const actual = sha256Hex(onnx);
-  if (actual !== card.sha256) {
+  if (actual !== expected) {
     return fail(
       "integrity",
-      `sha256 mismatch for ${source}: card ${cardSource} says ${card.sha256}, downloaded bytes (${onnx.byteLength} B) hash to ${actual}`,
+      `sha256 mismatch for ${source}: card ${cardSource} says ${expected}, downloaded bytes (${onnx.byteLength} B) hash to ${actual}`,
     );
   }
   return { ok: true, artifact: { onnx, card, source } };
@@ -105,7 +118,7 @@ function fileError(e: unknown, what: string): LoadResult {
 }
 
 /** Reads `modelPath` and the `model.json` beside it. */
-export async function loadFromFile(modelPath: string): Promise<LoadResult> {
+export async function loadFromFile(modelPath: string, expectedSha256?: ExpectedSha256): Promise<LoadResult> {
   const cardPath = path.join(path.dirname(modelPath), CARD_FILE);
   const [onnx, card] = await Promise.all([
     readFile(modelPath).then(
@@ -119,7 +132,7 @@ export async function loadFromFile(modelPath: string): Promise<LoadResult> {
   ]);
   if (!onnx.ok) return onnx.result;
   if (!card.ok) return card.result;
-  return verify(onnx.bytes, card.text, `file:${modelPath}`, `file:${cardPath}`);
+  return verify(onnx.bytes, card.text, `file:${modelPath}`, `file:${cardPath}`, expectedSha256);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -295,7 +308,8 @@ export async function loadFromBlob(opts: LoadFromBlobOptions): Promise<LoadResul
     ]);
     if (firstError !== undefined) return { ok: false, error: firstError };
     if (onnx === undefined || cardBytes === undefined) return fail("unreachable", "download aborted");
-    return verify(onnx, Buffer.from(cardBytes).toString("utf8"), `blob:${target.onnxUrl}`, `blob:${target.cardUrl}`);
+    const cardText = Buffer.from(cardBytes).toString("utf8");
+    return verify(onnx, cardText, `blob:${target.onnxUrl}`, `blob:${target.cardUrl}`, opts.expectedSha256);
   };
 
   try {

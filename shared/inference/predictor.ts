@@ -38,7 +38,7 @@ export function toTensor(rows: readonly House[]): Float32Array {
 }
 
 /** One model run that other requests can join: one promise for all its rows, not one per row. */
-class InflightRun {
+export class InflightRun {
   readonly done: Promise<Float32Array>;
   resolve!: (out: Float32Array) => void;
   reject!: (err: unknown) => void;
@@ -95,15 +95,30 @@ export class Predictor {
     return fail("model_unavailable", `The model is not available: ${reason}`);
   }
 
-  /** Predicts `n` rows packed as float32 [n, 8] in FEATURES order. */
-  async predict(tensor: Float32Array, n: number): Promise<Result<PredictOutcome>> {
-    const { metrics, maxInflightRows, cache } = this.opts;
+  /**
+   * Counts `n` rows of work against MAX_INFLIGHT_ROWS (points here, intervals in IntervalPredictor), or refuses
+   * them when they do not fit beside the rows already in progress. Every reservation is given back by release(n).
+   */
+  reserve(n: number): Result<void> {
+    const { metrics, maxInflightRows } = this.opts;
     if (maxInflightRows > 0 && this.inflightRows + n > maxInflightRows && this.inflightRows > 0) {
       metrics.rejected.inc({ reason: "overloaded" });
       return fail("overloaded", `The server has ${this.inflightRows} rows in progress; try again shortly`);
     }
-    // Reserved before waiting for a loading model, so waiting requests count against the bound too.
     this.inflightRows += n;
+    return ok(undefined);
+  }
+
+  release(n: number): void {
+    this.inflightRows -= n;
+  }
+
+  /** Predicts `n` rows packed as float32 [n, 8] in FEATURES order. */
+  async predict(tensor: Float32Array, n: number): Promise<Result<PredictOutcome>> {
+    const { metrics, cache } = this.opts;
+    // Reserved before waiting for a loading model, so waiting requests count against the bound too.
+    const reserved = this.reserve(n);
+    if (!reserved.ok) return reserved;
     try {
       const ready = this.opts.holder.get();
       const got = ready ? ok(ready) : await this.model();
@@ -126,7 +141,7 @@ export class Predictor {
       if (compute.length > 0) metrics.predictionRows.inc({ source: "model" }, compute.length);
       return ok({ values: values as number[], hits, collapsed, computed: compute.length });
     } finally {
-      this.inflightRows -= n;
+      this.release(n);
     }
   }
 

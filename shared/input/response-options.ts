@@ -5,9 +5,8 @@ import type { FieldError } from "./schemas";
  * reserves exactly these names (anything else that is not a feature is refused), and their canonical form
  * goes into the ETag, so two requests share an edge-cache entry only when their answers are identical.
  *
- * Today the answer is the same whatever they say: `detail` and `level` are validated and fed to the ETag but
- * do not change the body yet (prediction intervals plug in here: parse them in this table, read them from
- * `ResponseOptions` in the route).
+ * `detail=true` adds the prediction interval at `level` (shared/input/prediction-options.ts resolves the level
+ * against the model card; shared/routes/prediction-detail.ts answers it).
  */
 export interface ResponseOptions {
   /** `detail=true` asks for the prediction's detail (its interval); default false. */

@@ -95,3 +95,56 @@ export const AppIdentifierSchema = z.object({ app_identifier: z.string() }).meta
 export const LegacyErrorSchema = z
   .object({ error: z.string(), app_identifier: z.string() })
   .meta({ id: "LegacyError", example: { error: "API not found.", app_identifier: "6c1c4a1e-…" } });
+
+/** The response options of the prediction endpoints (parsed by input/response-options.ts; documented from here). */
+export const PredictionOptionsQuerySchema = z.object({
+  detail: z.enum(["true", "false"]).optional().meta({
+    description: "`true` adds a calibrated prediction interval and the out-of-range features (default false)",
+  }),
+  level: z.number().optional().meta({
+    description: "Coverage of the interval: one of the model card's `intervals.levels` (0.8, 0.9, 0.95); default 0.9",
+    example: 0.9,
+  }),
+});
+
+export const IntervalSchema = z
+  .object({
+    level: z.number().meta({ description: "Share of houses like this one whose true value falls in [low, high]" }),
+    low: z.number().meta({ description: "Lower bound, in units of $100,000 (≤ house_value)" }),
+    high: z.number().meta({ description: "Upper bound, in units of $100,000 (≥ house_value)" }),
+  })
+  .meta({ id: "Interval", example: { level: 0.9, low: 3.61, high: 5.23 } });
+
+const outOfRange = z
+  .array(z.enum(FEATURES))
+  .meta({ description: "Features outside the training range recorded in the model card (empty when none)" });
+const modelVersion = z.string().meta({ description: "Version of the model that answered (the card's `version`)" });
+
+export const PredictDetailResponseSchema = z
+  .object({
+    house_value: z.number().meta({ description: "Predicted median house value, in units of $100,000" }),
+    interval: IntervalSchema,
+    out_of_range: outOfRange,
+    model_version: modelVersion,
+  })
+  .meta({
+    id: "PredictDetailResponse",
+    example: {
+      house_value: 4.4,
+      interval: { level: 0.9, low: 3.61, high: 5.23 },
+      out_of_range: [],
+      model_version: "1.0.0",
+    },
+  });
+
+export const RowDetailSchema = z
+  .object({ interval: IntervalSchema, out_of_range: outOfRange })
+  .meta({ id: "RowDetail" });
+
+export const BulkDetailResponseSchema = z
+  .object({
+    house_values: z.array(z.number()).meta({ description: "One value per input house, in input order" }),
+    details: z.array(RowDetailSchema).meta({ description: "One detail per input house, in input order" }),
+    model_version: modelVersion,
+  })
+  .meta({ id: "BulkDetailResponse" });

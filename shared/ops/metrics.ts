@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { FEATURES } from "../input/features";
 
 /** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
 export function createMetrics() {
@@ -13,7 +14,7 @@ export function createMetrics() {
     new Histogram<L>({ name, help, buckets, labelNames, registers });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name, help, labelNames, registers });
-  return {
+  const m = {
     registry,
     requests: counter("http_requests_total", "HTTP requests by route and status", ["route", "method", "status"]),
     latency: histogram(
@@ -65,6 +66,18 @@ export function createMetrics() {
       ["result"],
     ),
     rejected: counter("requests_rejected_total", "Requests refused before any work, by reason", ["reason"]),
+    outOfRange: counter(
+      "input_out_of_range_total",
+      "Predicted rows with this feature outside the model card's training range",
+      ["feature"],
+    ),
+    rowsOutOfRange: counter(
+      "input_rows_out_of_range_total",
+      "Predicted rows with at least one feature outside the model card's training range",
+    ),
+    intervalRows: counter("interval_rows_total", "Prediction intervals served (detail=true), by where they came from", [
+      "source",
+    ]),
     /** Where inflight_rows reads its value when scraped. */
     readInflightRowsFrom(fn: () => number): void {
       inflightRowsNow = fn;
@@ -74,6 +87,10 @@ export function createMetrics() {
       bodyBytesHeldNow = fn;
     },
   };
+  // Zero from the start, so a rate over them exists before the first out-of-range row arrives.
+  for (const feature of FEATURES) m.outOfRange.inc({ feature }, 0);
+  m.rowsOutOfRange.inc(0);
+  return m;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -2,36 +2,33 @@ import { createApiKeyCheck } from "../access/api-keys";
 import { notModified, predictionCacheHeaders } from "../http/edge-cache";
 import { ifNoneMatchMatches, predictionETag } from "../http/etag";
 import { problemResponse } from "../http/problems";
-import { jsonResponse, type CoreRequest, type CoreResponse } from "../http/core";
+import type { CoreRequest, CoreResponse } from "../http/core";
 import type { Endpoint, ServiceContext } from "../http/endpoint";
-import { toTensor, type PredictOutcome } from "../inference/predictor";
-import { BIG_ROWS, nextTurn } from "../inference/turn-taking";
+import { toTensor } from "../inference/predictor";
 import { WIDTH } from "../input/features";
 import { scanHouse, scanHouses } from "../input/house-bytes-scanner";
 import { packBulk } from "../input/house-object-packer";
 import { parseQueryHouse } from "../input/query-house";
-import { responseOptionsKey } from "../input/response-options";
+import { responseOptionsKey, type ResponseOptions } from "../input/response-options";
 import { HouseSchema } from "../input/schemas";
 import { parseJson, validate, validateBulk } from "../input/validation";
+import { intervalLevels, parsePredictionOptions, resolveLevel } from "../input/prediction-options";
+import { answerPrediction } from "./prediction-detail";
 
-/** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
-export function cacheStatus(o: PredictOutcome): string {
-  const total = o.values.length;
-  if (o.hits === total) return "house-price; hit";
-  const detail = `detail="hits=${o.hits} collapsed=${o.collapsed} computed=${o.computed} rows=${total}"`;
-  const fwd = o.hits > 0 ? "partial" : "miss";
-  return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
-}
+export { cacheStatus } from "./prediction-detail";
 
 /**
- * POST /predict and POST /bulk_predict: body bytes → tensor (fast scan, else JSON.parse + zod) → predictor.
+ * POST /predict and POST /bulk_predict: body bytes → tensor (fast scan, else JSON.parse + zod) → predictor, plus
+ * `?detail=true&level=…` (shared/input/prediction-options.ts) for intervals (./prediction-detail.ts).
  * GET /predict: the query → tensor (shared/input/query-house.ts) → the same predictor, answered cacheably.
  */
 export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
-  const { config, predictor, readJsonBytes } = ctx;
-  const predictResponse = answerWith(predictor);
+  const { config, readJsonBytes } = ctx;
+  const predictResponse = answerPrediction(ctx);
 
   async function predictOne(req: CoreRequest): Promise<CoreResponse> {
+    const options = parsePredictionOptions(req.query);
+    if (!options.ok) return problemResponse(options.failure);
     const bytes = await readJsonBytes(req);
     if (!bytes.ok) return problemResponse(bytes.failure);
     const tensor = new Float32Array(WIDTH);
@@ -45,14 +42,16 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
       if (!house.ok) return problemResponse(house.failure);
       tensor.set(toTensor([house.value]));
     }
-    return predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
+    return predictResponse(tensor, 1, options.value, false);
   }
 
   async function predictMany(req: CoreRequest): Promise<CoreResponse> {
+    const options = parsePredictionOptions(req.query);
+    if (!options.ok) return problemResponse(options.failure);
     const bytes = await readJsonBytes(req);
     if (!bytes.ok) return problemResponse(bytes.failure);
     const scanned = scanHouses(bytes.value, config.MAX_BATCH);
-    if (scanned) return predictResponse(scanned.tensor, scanned.rows, (v) => ({ house_values: v }));
+    if (scanned) return predictResponse(scanned.tensor, scanned.rows, options.value, true);
     const body = parseJson(bytes.value);
     if (!body.ok) return problemResponse(body.failure);
     const rows = (body.value as { houses?: unknown } | null)?.houses;
@@ -64,7 +63,7 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
       if (!houses.ok) return problemResponse(houses.failure);
       packed = { tensor: toTensor(houses.value), rows: houses.value.length };
     }
-    return predictResponse(packed.tensor, packed.rows, (v) => ({ house_values: v }));
+    return predictResponse(packed.tensor, packed.rows, options.value, true);
   }
 
   return [
@@ -88,54 +87,49 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
   ];
 }
 
-type PredictResponse = (tensor: Float32Array, rows: number, shape: (v: number[]) => unknown) => Promise<CoreResponse>;
-
-/** Runs the predictor on `rows` rows and shapes a 200 (with Cache-Status), or answers its failure. */
-function answerWith(predictor: ServiceContext["predictor"]): PredictResponse {
-  return async (tensor, rows, shape) => {
-    const result = await predictor.predict(tensor, rows);
-    if (!result.ok) return problemResponse(result.failure);
-    if (rows >= BIG_ROWS) await nextTurn();
-    return jsonResponse(200, shape(result.value.values), { "cache-status": cacheStatus(result.value) });
-  };
-}
-
 /**
  * GET /predict: the query → one row (shared/input/query-house.ts) → the same predictor as POST /predict, answered
  * with a strong ETag and public caching (private with API keys); a matching If-None-Match gets 304.
  */
-function cacheablePrediction({
-  config,
-  holder,
-  predictor,
-}: ServiceContext): (req: CoreRequest) => Promise<CoreResponse> {
-  const predictResponse = answerWith(predictor);
+function cacheablePrediction(ctx: ServiceContext): (req: CoreRequest) => Promise<CoreResponse> {
+  const { config, holder } = ctx;
+  const predictResponse = answerPrediction(ctx);
   // With keys (ours, or Azure Functions' function keys) every answer is private: no shared cache may hand it to
   // a caller without one. A function key may come as `?code=`: the platform checks it, the grammar lets it be.
   const functionKeys = config.FUNCTION_AUTH_LEVEL === "function";
   const keyed = functionKeys || createApiKeyCheck(config.API_KEYS) !== undefined;
   const platformParams = new Set(functionKeys ? ["code"] : []);
 
-  /** The caching headers for this row under the loaded model, or undefined while no model is loaded. */
-  function cacheHeadersFor(tensor: Float32Array, optionsKey: string): Record<string, string> | undefined {
+  /**
+   * The caching headers for this row under the loaded model, or undefined while no model is loaded. The ETag
+   * hashes what decides the body: the point model, the row and, for a detail answer, the interval model's
+   * sha256 and the level actually served (an absent level and the card's default share one tag; a plain answer
+   * ignores `level`).
+   */
+  function cacheHeadersFor(tensor: Float32Array, options: ResponseOptions): Record<string, string> | undefined {
     const state = holder.state;
     if (state.state !== "ready") return undefined;
-    return predictionCacheHeaders(predictionETag(state.info.sha256, tensor, optionsKey), keyed);
+    const card = state.info.card as { intervals?: { sha256?: unknown } };
+    let key = responseOptionsKey({ detail: false });
+    if (options.detail) {
+      const level = resolveLevel(options, intervalLevels(state.info.card));
+      key = `${responseOptionsKey({ detail: true, level: level.ok ? level.value : options.level })}&intervals=${String(card.intervals?.sha256 ?? "")}`;
+    }
+    return predictionCacheHeaders(predictionETag(state.info.sha256, tensor, key), keyed);
   }
 
   return async function predictFromQuery(req: CoreRequest): Promise<CoreResponse> {
     const parsed = parseQueryHouse(req.query, platformParams);
     if (!parsed.ok) return problemResponse(parsed.failure);
     const { tensor, options } = parsed.value;
-    const optionsKey = responseOptionsKey(options);
     const ifNoneMatch = req.headers["if-none-match"];
     // A revalidation is answered from the model's sha256 alone, without running the model.
-    const known = cacheHeadersFor(tensor, optionsKey);
+    const known = cacheHeadersFor(tensor, options);
     if (known && ifNoneMatchMatches(ifNoneMatch, known.etag!)) return notModified(known);
-    const res = await predictResponse(tensor, 1, (v) => ({ house_value: v[0] }));
+    const res = await predictResponse(tensor, 1, options, false);
     // Errors keep the default no-store; only a 200 (or the 304 below) is cacheable. The model is loaded once
     // per process, so the sha256 read after the prediction is the one that computed it.
-    const headers = res.status === 200 ? cacheHeadersFor(tensor, optionsKey) : undefined;
+    const headers = res.status === 200 ? cacheHeadersFor(tensor, options) : undefined;
     if (!headers) return res;
     if (ifNoneMatchMatches(ifNoneMatch, headers.etag!)) return notModified(headers);
     Object.assign(res.headers, headers);

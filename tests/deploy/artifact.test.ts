@@ -72,7 +72,14 @@ describe.skipIf(SKIP)("production artifact (as in the container image)", () => {
     // Runtime stage.
     dir = mkdtempSync(path.join(os.tmpdir(), "house-price-artifact-"));
     cpSync(path.join(buildDir, "dist"), path.join(dir, "dist"), { recursive: true });
-    for (const f of ["model/model.onnx", "model/model.json", "package.json", "package-lock.json", ".npmrc"]) {
+    for (const f of [
+      "model/model.onnx",
+      "model/model.json",
+      "model/intervals.onnx",
+      "package.json",
+      "package-lock.json",
+      ".npmrc",
+    ]) {
       cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
     }
     execFileSync("npm", ["ci", "--omit=dev", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund"], {

@@ -63,7 +63,7 @@ describe("Dockerfile", () => {
   it("copies the bundle and the model, runs as a non-root numeric user, port 8000, no HEALTHCHECK", () => {
     const copies = instr(final, "COPY").join("\n");
     expect(copies).toMatch(/--from=build \S*dist \.\/dist/);
-    expect(copies).toMatch(/model\/model\.onnx model\/model\.json \.\/model\//);
+    expect(copies).toMatch(/model\/model\.onnx model\/model\.json model\/intervals\.onnx \.\/model\//);
     const user = instr(final, "USER");
     expect(user).toHaveLength(1);
     const u = user[0]!.split(/\s+/)[1]!.split(":")[0]!;
@@ -111,6 +111,7 @@ describe(".dockerignore", () => {
       "functions/index.ts",
       "model/model.onnx",
       "model/model.json",
+      "model/intervals.onnx",
     ]) {
       expect(ignored(needed), needed).toBe(false);
     }

@@ -1,0 +1,121 @@
+import { fail, jsonResponse, ok, type CoreResponse, type Result } from "../http/core";
+import type { ServiceContext } from "../http/endpoint";
+import { problemResponse } from "../http/problems";
+import type { PredictOutcome } from "../inference/predictor";
+import { BIG_ROWS, nextTurn } from "../inference/turn-taking";
+import { intervalLevels, resolveLevel } from "../input/prediction-options";
+import type { ResponseOptions } from "../input/response-options";
+import type { IntervalOutcome, IntervalPredictor } from "../inference/interval-predictor";
+import { countOutOfRange, featureRanges, outOfRangeFeatures, type FeatureRanges } from "../input/out-of-range";
+import { FEATURES } from "../input/features";
+import type { Metrics } from "../ops/metrics";
+import type { ModelInfo } from "../inference/model";
+
+/** Answers a prediction of `rows` rows: POST /predict and GET /predict (`bulk` false), POST /bulk_predict. */
+export type PredictResponse = (
+  tensor: Float32Array,
+  rows: number,
+  options: ResponseOptions,
+  bulk: boolean,
+) => Promise<CoreResponse>;
+
+/**
+ * Runs the predictor and answers: the plain body (`{house_value}` / `{house_values}`, unchanged by detail), or with
+ * `detail=true` the intervals and out-of-range features too. Rows out of range are counted either way, and a level
+ * is checked against the card even without detail=true (a level it lacks is a 422 either way); the interval model
+ * runs only for detail.
+ */
+export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder" | "metrics" | "intervals">) {
+  const { predictor, holder, metrics, intervals } = ctx;
+  const answer: PredictResponse = async (tensor, rows, options, bulk) => {
+    const result = await predictor.predict(tensor, rows);
+    if (!result.ok) return problemResponse(result.failure);
+    const info = holder.get()?.info;
+    if (info) countRanges(metrics, info, tensor, rows);
+    if (rows >= BIG_ROWS) await nextTurn();
+    const { values } = result.value;
+    const headers = { "cache-status": cacheStatus(result.value) };
+    const plain = () => jsonResponse(200, bulk ? { house_values: values } : { house_value: values[0] }, headers);
+    if (!info || (!options.detail && options.level === undefined)) return plain();
+    const level = resolveLevel(options, intervalLevels(info.card));
+    if (!level.ok) return problemResponse(level.failure);
+    if (!options.detail) return plain();
+    const details = await rowDetails({ intervals, info }, level.value, tensor, values, rows);
+    if (!details.ok) return problemResponse(details.failure);
+    const body = bulk
+      ? bulkDetailBody(values, details.value, info)
+      : singleDetailBody(values[0]!, details.value[0]!, info);
+    return jsonResponse(200, body, headers);
+  };
+  return answer;
+}
+
+/** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
+export function cacheStatus(o: PredictOutcome): string {
+  const total = o.values.length;
+  if (o.hits === total) return "house-price; hit";
+  const detail = `detail="hits=${o.hits} collapsed=${o.collapsed} computed=${o.computed} rows=${total}"`;
+  const fwd = o.hits > 0 ? "partial" : "miss";
+  return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
+}
+
+/** Counts the rows outside the card's training ranges (every prediction, plain or detailed: one pass, no allocation). */
+export function countRanges(metrics: Metrics, info: ModelInfo, tensor: Float32Array, rows: number): void {
+  const ranges = featureRanges(info.card);
+  if (!ranges) return;
+  const counts = countOutOfRange(tensor, rows, ranges);
+  if (counts.rows === 0) return;
+  metrics.rowsOutOfRange.inc(counts.rows);
+  for (let c = 0; c < FEATURES.length; c++) {
+    const n = counts.perFeature[c]!;
+    if (n > 0) metrics.outOfRange.inc({ feature: FEATURES[c]! }, n);
+  }
+}
+
+interface Interval {
+  level: number;
+  low: number;
+  high: number;
+}
+interface RowDetail {
+  interval: Interval;
+  out_of_range: string[];
+}
+
+export interface DetailContext {
+  intervals: IntervalPredictor;
+  info: ModelInfo;
+}
+
+/** The detail of every row at `level` (one the card lists), in input order. */
+export async function rowDetails(
+  ctx: DetailContext,
+  level: number,
+  tensor: Float32Array,
+  points: readonly number[],
+  rows: number,
+): Promise<Result<RowDetail[]>> {
+  const got: Result<IntervalOutcome> = await ctx.intervals.intervals(ctx.info, tensor, points, rows, level);
+  if (!got.ok) return got;
+  const ranges: FeatureRanges | undefined = featureRanges(ctx.info.card);
+  if (!ranges) return fail("model_unavailable", "The model card lists no training ranges");
+  const { low, high } = got.value;
+  const details: RowDetail[] = new Array(rows);
+  for (let i = 0; i < rows; i++) {
+    details[i] = {
+      interval: { level, low: low[i]!, high: high[i]! },
+      out_of_range: outOfRangeFeatures(tensor, i, ranges),
+    };
+  }
+  return ok(details);
+}
+
+/** `POST /predict?detail=true` (and GET): the point, its interval, the features out of range, the model version. */
+export function singleDetailBody(value: number, d: RowDetail, info: ModelInfo): unknown {
+  return { house_value: value, interval: d.interval, out_of_range: d.out_of_range, model_version: info.version };
+}
+
+/** `POST /bulk_predict?detail=true`: the points as today, then one detail per row in input order. */
+export function bulkDetailBody(values: readonly number[], details: RowDetail[], info: ModelInfo): unknown {
+  return { house_values: values, details, model_version: info.version };
+}
