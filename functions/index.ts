@@ -1,3 +1,4 @@
+import path from "node:path";
 import { app } from "@azure/functions";
 import { createService, type Service } from "../shared/app";
 import { findAppRoot } from "../shared/app-root";
@@ -9,7 +10,12 @@ let service: Service | undefined;
 /** One service per worker process, created on first use; the model loads in the background from then on. */
 function getService(): Service {
   if (!service) {
-    service = createService({ config: getConfig(), appRoot: findAppRoot(__dirname) });
+    // dist/functions/index.js serves the page the build wrote to dist/static.
+    service = createService({
+      config: getConfig(),
+      appRoot: findAppRoot(__dirname),
+      staticRoot: path.join(__dirname, "../static"),
+    });
     void service.holder.load().catch(() => undefined);
   }
   return service;

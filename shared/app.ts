@@ -20,6 +20,7 @@ import { Predictor, toTensor, type PredictOutcome } from "./predictor";
 import { BIG_BYTES, BIG_ROWS, nextTurn } from "./turns";
 import { clientIdentity, createRateLimiter, type RateDecision, type RateLimiter } from "./ratelimit";
 import { HouseSchema } from "./schemas";
+import { pageRoutes } from "./routes/page";
 import { isJsonContentType, parseJson, validate, validateBulk } from "./validation";
 
 /** One HTTP endpoint, platform-neutral: both hosts serve this same list. */
@@ -47,6 +48,8 @@ export interface ServiceDeps {
   rateLimiter?: RateLimiter;
   instanceId?: string;
   now?: () => number;
+  /** The build's static files (dist/static: the /app page); by default <appRoot>/dist/static. */
+  staticRoot?: string;
 }
 
 export interface Service {
@@ -430,6 +433,10 @@ export function createService(deps: ServiceDeps): Service {
       route: "/api/healthcheck",
       handler: async () => legacy(200, {}),
     },
+    ...pageRoutes({
+      staticRoot: deps.staticRoot ?? path.join(deps.appRoot, "dist", "static"),
+      notFound: () => legacy(404, { error: "API not found." }),
+    }),
   ];
 
   const exact = new Map<string, Endpoint[]>();
@@ -438,6 +445,7 @@ export function createService(deps: ServiceDeps): Service {
     exact.set(e.route, [...(exact.get(e.route) ?? []), e]);
   }
   const docsAssets = endpoints.find((e) => e.name === "docs_assets")!;
+  const appAssets = endpoints.find((e) => e.name === "app_assets")!;
 
   function finish(res: CoreResponse, route: string, method: string, started: number): CoreResponse {
     for (const [k, v] of SECURITY_ENTRIES) if (!(k in res.headers)) res.headers[k] = v;
@@ -532,7 +540,9 @@ export function createService(deps: ServiceDeps): Service {
     // Case-insensitive, as Azure Functions routes are, so both hosts answer the same paths.
     let pathname = req.path.toLowerCase();
     if (pathname.length > 1 && pathname.endsWith("/")) pathname = pathname.slice(0, -1);
-    const candidates = exact.get(pathname) ?? (pathname.startsWith("/docs/") ? [docsAssets] : undefined);
+    const candidates =
+      exact.get(pathname) ??
+      (pathname.startsWith("/docs/") ? [docsAssets] : pathname.startsWith("/app/") ? [appAssets] : undefined);
     if (!candidates) return finish(legacy(404, { error: "API not found." }), "unmatched", req.method, started);
     const method = req.method === "HEAD" ? "GET" : req.method;
     const endpoint = candidates.find((e) => e.method === method);
