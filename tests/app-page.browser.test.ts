@@ -1,0 +1,258 @@
+/**
+ * The /app page driven in Debian's Chromium (puppeteer-core) against the built server: it loads clean, its
+ * form and its CSV flow give exactly the API's values, errors land beside their fields, and it asks for an
+ * API key and waits out Retry-After as a client should.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FEATURES } from "../shared/features";
+import { eventually } from "./support/eventually";
+import { chromiumAvailable, launchChromium } from "./support/browser";
+import { startBuiltServer, type BuiltServer } from "./support/server-process";
+
+const holdout = JSON.parse(readFileSync("model/reference/holdout.json", "utf8")) as { X: number[][] };
+const house = (k: number) => Object.fromEntries(FEATURES.map((f, j) => [f, holdout.X[k]![j]!]));
+
+interface Watched {
+  page: Page;
+  /** Console errors, uncaught exceptions and failed loads. */
+  errors: string[];
+  /** Every URL the page requested. */
+  requests: string[];
+  /** Bodies of the POST /bulk_predict calls the page made. */
+  bulkBodies: string[];
+}
+
+async function openApp(browser: Browser, base: string, width = 1280): Promise<Watched> {
+  const page = await browser.newPage();
+  await page.setViewport({ width, height: 900 });
+  const w: Watched = { page, errors: [], requests: [], bulkBodies: [] };
+  page.on("console", (m) => {
+    if (m.type() === "error") w.errors.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => w.errors.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
+  page.on("requestfailed", (r) => w.errors.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("request", (r) => {
+    w.requests.push(r.url());
+    if (r.url().endsWith("/bulk_predict")) w.bulkBodies.push(r.postData() ?? "");
+  });
+  await page.goto(`${base}/app`, { waitUntil: "networkidle0" });
+  // Labels carry the card's units and ranges once GET /model has answered.
+  await page.waitForFunction(() => document.getElementById("MedInc-hint")?.textContent?.includes("trained on"));
+  return w;
+}
+
+async function fill(page: Page, values: Record<string, number | string>): Promise<void> {
+  for (const [name, value] of Object.entries(values)) {
+    await page.$eval(`#house-form input[name="${name}"]`, (el) => ((el as HTMLInputElement).value = ""));
+    await page.type(`#house-form input[name="${name}"]`, String(value));
+  }
+}
+
+/** The raw `house_value` text in a /predict answer, as the API wrote it. */
+const rawValue = (body: string) => /"house_value":([^,}]+)/.exec(body)![1]!;
+
+function csvOf(rows: number[], extra = true): string {
+  // Columns in another order than the API's, plus a column of the caller's own, to show both are handled.
+  const columns = [...FEATURES].reverse();
+  const lines = [(extra ? ["id", ...columns] : columns).join(",")];
+  for (const k of rows) {
+    const h = house(k);
+    lines.push([...(extra ? [`row-${k}`] : []), ...columns.map((c) => String(h[c]))].join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+async function upload(page: Page, dir: string, name: string, text: string): Promise<void> {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  const input = await page.$("#bulk-file");
+  await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(file);
+}
+
+const run = chromiumAvailable() ? describe : describe.skip;
+
+run("the /app page in Chromium", () => {
+  let server: BuiltServer;
+  let browser: Browser;
+  let dir: string;
+  const MAX_BATCH = 300;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "app-page-"));
+    [server, browser] = await Promise.all([
+      startBuiltServer({ env: { LOG_LEVEL: "warn", MAX_BATCH: String(MAX_BATCH) } }),
+      launchChromium(),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    server?.child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("loads with no console error and no request leaving the service's origin, and fits 375 px", async () => {
+    const w = await openApp(browser, server.url);
+    await w.page.waitForFunction(() => document.getElementById("map-count")?.textContent?.includes("4,128"));
+    expect(w.errors).toEqual([]);
+    expect(w.requests.filter((u) => new URL(u).origin !== server.url)).toEqual([]);
+    expect(w.requests.map((u) => new URL(u).pathname)).toEqual(
+      expect.arrayContaining(["/app", "/app/app.js", "/app/app.css", "/app/holdout-points.json", "/model"]),
+    );
+    // Every input has a label and its API name.
+    const fields = await w.page.$$eval("#house-form input", (els) =>
+      els.map((e) => ({ name: (e as HTMLInputElement).name, label: e.labels?.[0]?.textContent ?? "" })),
+    );
+    expect(fields.map((f) => f.name)).toEqual([...FEATURES]);
+    for (const f of fields) expect(f.label).toMatch(/trained on/);
+    await w.page.setViewport({ width: 375, height: 800 });
+    expect(await w.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await w.page.close();
+  });
+
+  it("shows for a filled-in house the value POST /predict gives, submitted from the keyboard", async () => {
+    const w = await openApp(browser, server.url);
+    const h = house(11);
+    await fill(w.page, h);
+    await w.page.focus("#house-form button[type=submit]");
+    await w.page.keyboard.press("Enter");
+    const shown = await w.page.waitForSelector('[data-testid="house-value"][data-value]');
+    const dataValue = await shown!.evaluate((el) => (el as HTMLElement).dataset.value);
+    const api = await fetch(`${server.url}/predict`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(h),
+    });
+    expect(api.status).toBe(200);
+    expect(dataValue).toBe(rawValue(await api.text()));
+    const text = await shown!.evaluate((el) => el.textContent);
+    expect(text).toBe(`$${Math.round(Number(dataValue) * 100_000).toLocaleString("en-US")}`);
+    expect(await w.page.$eval("#house-meta", (el) => el.textContent)).toMatch(/(cache|model) · \d+ ms$/);
+    // The page asked with GET, the request an edge cache can serve.
+    expect(w.requests.some((u) => new URL(u).pathname === "/predict" && new URL(u).searchParams.get("MedInc") === String(h.MedInc))).toBe(true);
+    expect(w.errors).toEqual([]);
+    await w.page.close();
+  });
+
+  it("shows the service's message beside a field with a bad value, tied to it for assistive technology", async () => {
+    const w = await openApp(browser, server.url);
+    await fill(w.page, { MedInc: "-1" });
+    await w.page.click("#house-form button[type=submit]");
+    await w.page.waitForSelector('#MedInc[aria-invalid="true"]');
+    const api = await fetch(`${server.url}/predict`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...house(0), MedInc: -1 }),
+    });
+    const problem = (await api.json()) as { errors: { path: string; message: string }[] };
+    const expected = problem.errors.find((e) => e.path === "MedInc")!.message;
+    const field = await w.page.$eval("#MedInc", (el) => ({
+      describedBy: el.getAttribute("aria-describedby") ?? "",
+      focused: document.activeElement === el,
+    }));
+    expect(field.describedBy.split(" ")).toContain("MedInc-error");
+    expect(field.focused).toBe(true);
+    expect(await w.page.$eval("#MedInc-error", (el) => el.textContent)).toBe(expected);
+    // Other fields are not marked.
+    expect(await w.page.$$eval('#house-form [aria-invalid="true"]', (els) => els.map((e) => e.id))).toEqual(["MedInc"]);
+    await w.page.close();
+  });
+
+  it("turns a 1,000-row CSV into a download whose 1,000 values equal /bulk_predict's, in chunks of MAX_BATCH", async () => {
+    const w = await openApp(browser, server.url);
+    const rows = Array.from({ length: 1000 }, (_, k) => k);
+    const downloads = mkdtempSync(path.join(dir, "downloads-"));
+    const cdp = await w.page.createCDPSession();
+    await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
+    await upload(w.page, dir, "houses.csv", csvOf(rows));
+    await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent === "Predicted 1,000 houses.", {
+      timeout: 60_000,
+    });
+    expect(await w.page.$$eval("#bulk-preview tbody tr", (trs) => trs.length)).toBe(10);
+    await w.page.click('[data-testid="download"]');
+    const file = await eventually(async () => {
+      const done = readdirSync(downloads).filter((n) => n.endsWith(".csv"));
+      expect(done).toHaveLength(1);
+      return path.join(downloads, done[0]!);
+    });
+    const lines = readFileSync(file, "utf8").trimEnd().split("\r\n");
+    expect(lines[0]).toBe(["id", ...[...FEATURES].reverse(), "house_value"].join(","));
+    expect(lines).toHaveLength(1001);
+    expect(lines.slice(1).map((l) => l.split(",")[0])).toEqual(rows.map((k) => `row-${k}`));
+    const downloaded = lines.slice(1).map((l) => l.split(",").at(-1));
+
+    const expected: string[] = [];
+    for (let start = 0; start < rows.length; start += MAX_BATCH) {
+      const res = await fetch(`${server.url}/bulk_predict`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ houses: rows.slice(start, start + MAX_BATCH).map(house) }),
+      });
+      const body = (await res.json()) as { house_values: number[] };
+      expected.push(...body.house_values.map(String));
+    }
+    expect(downloaded).toEqual(expected);
+    expect(w.errors).toEqual([]);
+    // The chunk size came from the OpenAPI document's maxItems (MAX_BATCH), not a guess.
+    const sizes = w.bulkBodies.map((b) => (JSON.parse(b) as { houses: unknown[] }).houses.length);
+    expect(sizes).toEqual([300, 300, 300, 100]);
+    await w.page.close();
+  });
+
+  it("reports a bad CSV row with its line and field and sends nothing", async () => {
+    const w = await openApp(browser, server.url);
+    const text = csvOf([0, 1, 2], false).replace(/\n([^\n]*)\n$/, (_, last: string) => `\n${last.replace(/,[^,]*$/, ",west")}\n`);
+    await upload(w.page, dir, "bad.csv", text);
+    await w.page.waitForSelector("#bulk-problems:not([hidden])");
+    expect(await w.page.$$eval("#bulk-problems li", (li) => li.map((l) => l.textContent))).toEqual([
+      'Line 4, MedInc: "west" is not a number',
+    ]);
+    expect(w.bulkBodies).toEqual([]);
+    await w.page.close();
+  });
+
+  describe("with API_KEYS and a rate limit", () => {
+    let keyed: BuiltServer;
+    beforeAll(async () => {
+      keyed = await startBuiltServer({
+        env: { LOG_LEVEL: "warn", API_KEYS: "page-test-key", RATE_LIMIT_REQUESTS: "1", RATE_LIMIT_WINDOW_SECONDS: "4" },
+      });
+    });
+    afterAll(() => {
+      keyed?.child.kill("SIGKILL");
+    });
+
+    it("asks for the key after a 401, keeps it in session storage only, and waits out Retry-After on a 429", async () => {
+      const w = await openApp(browser, keyed.url);
+      const statuses: { status: number; at: number; retryAfter?: string }[] = [];
+      w.page.on("response", (r) => {
+        if (!r.url().endsWith("/bulk_predict")) return;
+        statuses.push({ status: r.status(), at: Date.now(), retryAfter: r.headers()["retry-after"] });
+      });
+      await upload(w.page, dir, "three.csv", csvOf([0, 1, 2]));
+      await w.page.waitForSelector("#api-key-dialog[open]");
+      await w.page.type("#api-key", "page-test-key");
+      await w.page.keyboard.press("Enter");
+      await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent === "Predicted 3 houses.");
+      expect(await w.page.evaluate(() => sessionStorage.getItem("house-price.api-key"))).toBe("page-test-key");
+      expect(w.requests.filter((u) => u.includes("page-test-key"))).toEqual([]);
+
+      // A second file at once is over the limit of 1 request per 4 s: the page waits as told, then succeeds.
+      await upload(w.page, dir, "again.csv", csvOf([3, 4]));
+      await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent?.includes("retrying in"));
+      await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent === "Predicted 2 houses.", {
+        timeout: 20_000,
+      });
+      const limited = statuses.findIndex((s) => s.status === 429);
+      expect(limited).toBeGreaterThan(0);
+      const next = statuses[limited + 1]!;
+      expect(next.status).toBe(200);
+      expect(next.at - statuses[limited]!.at).toBeGreaterThanOrEqual(Number(statuses[limited]!.retryAfter) * 1000 - 100);
+      expect(w.errors.filter((e) => !/status of (401|429)/.test(e))).toEqual([]);
+      await w.page.close();
+    });
+  });
+});
