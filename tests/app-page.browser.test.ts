@@ -1,17 +1,26 @@
 /**
- * The /app page driven in Debian's Chromium (puppeteer-core) against the built server: it loads clean, its
+ * The /app page driven in Debian's Chromium (playwright-core) against the built server: it loads clean, its
  * form and its CSV flow give exactly the API's values, errors land beside their fields, and it asks for an
  * API key and waits out Retry-After as a client should.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Browser, Page } from "puppeteer-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEATURES } from "../shared/features";
-import { eventually } from "./support/eventually";
-import { chromiumAvailable, launchChromium } from "./support/browser";
+import { browserTestsEnabled, launchChromium } from "./support/system-chromium";
 import { startBuiltServer, type BuiltServer } from "./support/server-process";
+
+// The functions handed to evaluate() and waitForFunction() run in Chromium; these are the DOM names they use
+// (the tests compile without the DOM library, which would change Node's own fetch types).
+declare const document: {
+  getElementById(id: string): { textContent: string | null } | null;
+  querySelector(selector: string): { textContent: string | null } | null;
+  documentElement: { scrollWidth: number };
+  activeElement: unknown;
+};
+declare const sessionStorage: { getItem(key: string): string | null };
 
 const holdout = JSON.parse(readFileSync("model/reference/holdout.json", "utf8")) as { X: number[][] };
 const house = (k: number) => Object.fromEntries(FEATURES.map((f, j) => [f, holdout.X[k]![j]!]));
@@ -28,7 +37,7 @@ interface Watched {
 
 async function openApp(browser: Browser, base: string, width = 1280): Promise<Watched> {
   const page = await browser.newPage();
-  await page.setViewport({ width, height: 900 });
+  await page.setViewportSize({ width, height: 900 });
   const w: Watched = { page, errors: [], requests: [], bulkBodies: [] };
   page.on("console", (m) => {
     if (m.type() === "error") w.errors.push(`console: ${m.text()}`);
@@ -39,17 +48,15 @@ async function openApp(browser: Browser, base: string, width = 1280): Promise<Wa
     w.requests.push(r.url());
     if (r.url().endsWith("/bulk_predict")) w.bulkBodies.push(r.postData() ?? "");
   });
-  await page.goto(`${base}/app`, { waitUntil: "networkidle0" });
+  await page.goto(`${base}/app`, { waitUntil: "networkidle" });
   // Labels carry the card's units and ranges once GET /model has answered.
   await page.waitForFunction(() => document.getElementById("MedInc-hint")?.textContent?.includes("trained on"));
   return w;
 }
 
 async function fill(page: Page, values: Record<string, number | string>): Promise<void> {
-  for (const [name, value] of Object.entries(values)) {
-    await page.$eval(`#house-form input[name="${name}"]`, (el) => ((el as HTMLInputElement).value = ""));
-    await page.type(`#house-form input[name="${name}"]`, String(value));
-  }
+  for (const [name, value] of Object.entries(values))
+    await page.fill(`#house-form input[name="${name}"]`, String(value));
 }
 
 /** The raw `house_value` text in a /predict answer, as the API wrote it. */
@@ -69,13 +76,12 @@ function csvOf(rows: number[], extra = true): string {
 async function upload(page: Page, dir: string, name: string, text: string): Promise<void> {
   const file = path.join(dir, name);
   writeFileSync(file, text);
-  const input = await page.$("#bulk-file");
-  await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(file);
+  await page.setInputFiles("#bulk-file", file);
 }
 
-const run = chromiumAvailable() ? describe : describe.skip;
+const enabled = browserTestsEnabled("the /app page in Chromium");
 
-run("the /app page in Chromium", () => {
+describe.runIf(enabled)("the /app page in Chromium", () => {
   let server: BuiltServer;
   let browser: Browser;
   let dir: string;
@@ -104,11 +110,11 @@ run("the /app page in Chromium", () => {
     );
     // Every input has a label and its API name.
     const fields = await w.page.$$eval("#house-form input", (els) =>
-      els.map((e) => ({ name: (e as HTMLInputElement).name, label: e.labels?.[0]?.textContent ?? "" })),
+      els.map((e) => ({ name: e.getAttribute("name"), label: document.querySelector(`label[for="${e.id}"]`)?.textContent ?? "" })),
     );
     expect(fields.map((f) => f.name)).toEqual([...FEATURES]);
     for (const f of fields) expect(f.label).toMatch(/trained on/);
-    await w.page.setViewport({ width: 375, height: 800 });
+    await w.page.setViewportSize({ width: 375, height: 800 });
     expect(await w.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     await w.page.close();
   });
@@ -120,7 +126,7 @@ run("the /app page in Chromium", () => {
     await w.page.focus("#house-form button[type=submit]");
     await w.page.keyboard.press("Enter");
     const shown = await w.page.waitForSelector('[data-testid="house-value"][data-value]');
-    const dataValue = await shown!.evaluate((el) => (el as HTMLElement).dataset.value);
+    const dataValue = await shown.evaluate((el) => el.getAttribute("data-value"));
     const api = await fetch(`${server.url}/predict`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -128,11 +134,15 @@ run("the /app page in Chromium", () => {
     });
     expect(api.status).toBe(200);
     expect(dataValue).toBe(rawValue(await api.text()));
-    const text = await shown!.evaluate((el) => el.textContent);
+    const text = await shown.evaluate((el) => el.textContent);
     expect(text).toBe(`$${Math.round(Number(dataValue) * 100_000).toLocaleString("en-US")}`);
     expect(await w.page.$eval("#house-meta", (el) => el.textContent)).toMatch(/(cache|model) · \d+ ms$/);
     // The page asked with GET, the request an edge cache can serve.
-    expect(w.requests.some((u) => new URL(u).pathname === "/predict" && new URL(u).searchParams.get("MedInc") === String(h.MedInc))).toBe(true);
+    expect(
+      w.requests.some(
+        (u) => new URL(u).pathname === "/predict" && new URL(u).searchParams.get("MedInc") === String(h.MedInc),
+      ),
+    ).toBe(true);
     expect(w.errors).toEqual([]);
     await w.page.close();
   });
@@ -164,20 +174,17 @@ run("the /app page in Chromium", () => {
   it("turns a 1,000-row CSV into a download whose 1,000 values equal /bulk_predict's, in chunks of MAX_BATCH", async () => {
     const w = await openApp(browser, server.url);
     const rows = Array.from({ length: 1000 }, (_, k) => k);
-    const downloads = mkdtempSync(path.join(dir, "downloads-"));
-    const cdp = await w.page.createCDPSession();
-    await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
     await upload(w.page, dir, "houses.csv", csvOf(rows));
-    await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent === "Predicted 1,000 houses.", {
-      timeout: 60_000,
-    });
+    await w.page.waitForFunction(
+      () => document.getElementById("bulk-status")?.textContent === "Predicted 1,000 houses.",
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(await w.page.$$eval("#bulk-preview tbody tr", (trs) => trs.length)).toBe(10);
-    await w.page.click('[data-testid="download"]');
-    const file = await eventually(async () => {
-      const done = readdirSync(downloads).filter((n) => n.endsWith(".csv"));
-      expect(done).toHaveLength(1);
-      return path.join(downloads, done[0]!);
-    });
+    // A real download, as a person's click makes it.
+    const [download] = await Promise.all([w.page.waitForEvent("download"), w.page.click('[data-testid="download"]')]);
+    expect(download.suggestedFilename()).toBe("houses-house-values.csv");
+    const file = await download.path();
     const lines = readFileSync(file, "utf8").trimEnd().split("\r\n");
     expect(lines[0]).toBe(["id", ...[...FEATURES].reverse(), "house_value"].join(","));
     expect(lines).toHaveLength(1001);
@@ -204,7 +211,10 @@ run("the /app page in Chromium", () => {
 
   it("reports a bad CSV row with its line and field and sends nothing", async () => {
     const w = await openApp(browser, server.url);
-    const text = csvOf([0, 1, 2], false).replace(/\n([^\n]*)\n$/, (_, last: string) => `\n${last.replace(/,[^,]*$/, ",west")}\n`);
+    const text = csvOf([0, 1, 2], false).replace(
+      /\n([^\n]*)\n$/,
+      (_, last: string) => `\n${last.replace(/,[^,]*$/, ",west")}\n`,
+    );
     await upload(w.page, dir, "bad.csv", text);
     await w.page.waitForSelector("#bulk-problems:not([hidden])");
     expect(await w.page.$$eval("#bulk-problems li", (li) => li.map((l) => l.textContent))).toEqual([
@@ -234,7 +244,7 @@ run("the /app page in Chromium", () => {
       });
       await upload(w.page, dir, "three.csv", csvOf([0, 1, 2]));
       await w.page.waitForSelector("#api-key-dialog[open]");
-      await w.page.type("#api-key", "page-test-key");
+      await w.page.fill("#api-key", "page-test-key");
       await w.page.keyboard.press("Enter");
       await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent === "Predicted 3 houses.");
       expect(await w.page.evaluate(() => sessionStorage.getItem("house-price.api-key"))).toBe("page-test-key");
@@ -243,14 +253,18 @@ run("the /app page in Chromium", () => {
       // A second file at once is over the limit of 1 request per 4 s: the page waits as told, then succeeds.
       await upload(w.page, dir, "again.csv", csvOf([3, 4]));
       await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent?.includes("retrying in"));
-      await w.page.waitForFunction(() => document.getElementById("bulk-status")?.textContent === "Predicted 2 houses.", {
-        timeout: 20_000,
-      });
+      await w.page.waitForFunction(
+        () => document.getElementById("bulk-status")?.textContent === "Predicted 2 houses.",
+        undefined,
+        { timeout: 20_000 },
+      );
       const limited = statuses.findIndex((s) => s.status === 429);
       expect(limited).toBeGreaterThan(0);
       const next = statuses[limited + 1]!;
       expect(next.status).toBe(200);
-      expect(next.at - statuses[limited]!.at).toBeGreaterThanOrEqual(Number(statuses[limited]!.retryAfter) * 1000 - 100);
+      expect(next.at - statuses[limited]!.at).toBeGreaterThanOrEqual(
+        Number(statuses[limited]!.retryAfter) * 1000 - 100,
+      );
       expect(w.errors.filter((e) => !/status of (401|429)/.test(e))).toEqual([]);
       await w.page.close();
     });

@@ -93,7 +93,13 @@ describe("the /app page's files over HTTP (built server)", () => {
   });
 
   it("serves only the files the build wrote: other names, escapes and the compressed copies are 404s", async () => {
-    for (const path of ["/app/nope.js", "/app/..%2Fpackage.json", "/app/%E0%A4%A", "/app/app.js.br", "/app/../package.json"]) {
+    for (const path of [
+      "/app/nope.js",
+      "/app/..%2Fpackage.json",
+      "/app/%E0%A4%A",
+      "/app/app.js.br",
+      "/app/../package.json",
+    ]) {
       expect((await rawGet(`${server.url}${path}`)).status, path).toBe(404);
     }
     const head = await rawGet(`${server.url}/app`, {}, "HEAD");

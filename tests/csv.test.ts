@@ -17,7 +17,10 @@ describe("the page's CSV reading", () => {
   });
 
   it("reports an unclosed quote on the line where its field starts", () => {
-    expect(parseCsvRecords('a\n"open\nstill open').problem).toEqual({ line: 2, message: "a quoted field is never closed" });
+    expect(parseCsvRecords('a\n"open\nstill open').problem).toEqual({
+      line: 2,
+      message: "a quoted field is never closed",
+    });
   });
 
   it("takes the features in any order, ignores a byte-order mark and keeps other columns", () => {
@@ -41,9 +44,16 @@ describe("the page's CSV reading", () => {
   });
 
   it("reports every bad row with its line and field, and drops none silently", () => {
-    const text = [HEADER, ROW, ROW.replace("8.3252", "abc"), "", ROW.replace("41,", ""), ROW.replace("322", "0x10"), ROW, ""].join(
-      "\n",
-    );
+    const text = [
+      HEADER,
+      ROW,
+      ROW.replace("8.3252", "abc"),
+      "",
+      ROW.replace("41,", ""),
+      ROW.replace("322", "0x10"),
+      ROW,
+      "",
+    ].join("\n");
     const parsed = parseHouses(text, FEATURES);
     expect(parsed.rows.map((r) => r.line)).toEqual([2, 7]);
     expect(parsed.problems).toEqual([

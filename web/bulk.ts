@@ -25,9 +25,9 @@ let downloadUrl: string | undefined;
 function showProblems(problems: CsvProblem[]): void {
   const list = byId("bulk-problems");
   list.replaceChildren(
-    ...problems.slice(0, SHOWN_PROBLEMS).map((p) =>
-      make("li", { textContent: `Line ${p.line}${p.field ? `, ${p.field}` : ""}: ${p.message}` }),
-    ),
+    ...problems
+      .slice(0, SHOWN_PROBLEMS)
+      .map((p) => make("li", { textContent: `Line ${p.line}${p.field ? `, ${p.field}` : ""}: ${p.message}` })),
   );
   if (problems.length > SHOWN_PROBLEMS) {
     list.append(make("li", { textContent: `…and ${problems.length - SHOWN_PROBLEMS} more problems` }));
@@ -40,7 +40,9 @@ function chunkProblems(problem: Problem | undefined, chunk: HouseRow<Feature>[])
   return (problem?.errors ?? []).map((e) => {
     const m = /^houses\[(\d+)\]\.?(.*)$/.exec(e.path);
     const row = m ? chunk[Number(m[1])] : undefined;
-    return row ? { line: row.line, field: m![2] || undefined, message: e.message } : { line: chunk[0]!.line, message: `${e.path}: ${e.message}` };
+    return row
+      ? { line: row.line, field: m![2] || undefined, message: e.message }
+      : { line: chunk[0]!.line, message: `${e.path}: ${e.message}` };
   });
 }
 
@@ -56,7 +58,9 @@ function showPreview(rows: HouseRow<Feature>[], values: number[]): void {
     return tr;
   });
   table.replaceChildren(
-    make("caption", { textContent: `First ${Math.min(PREVIEW_ROWS, rows.length)} of ${rows.length.toLocaleString("en-US")} rows` }),
+    make("caption", {
+      textContent: `First ${Math.min(PREVIEW_ROWS, rows.length)} of ${rows.length.toLocaleString("en-US")} rows`,
+    }),
     make("thead"),
     make("tbody"),
   );

@@ -122,7 +122,10 @@ export function parseHouses<F extends string>(text: string, features: readonly F
   });
   const missing = features.filter((f) => !columns.has(f));
   if (missing.length > 0) {
-    problems.push({ line: head.line, message: `the header lacks ${missing.join(", ")} (needs ${features.join(", ")})` });
+    problems.push({
+      line: head.line,
+      message: `the header lacks ${missing.join(", ")} (needs ${features.join(", ")})`,
+    });
     return { header, rows: [], problems };
   }
   const rows: HouseRow<F>[] = [];
@@ -147,7 +150,8 @@ export function parseHouses<F extends string>(text: string, features: readonly F
     }
     if (good) rows.push({ line: r.line, fields: r.fields, house });
   }
-  if (rows.length === 0 && problems.length === 0) problems.push({ line: head.line, message: "no rows after the header" });
+  if (rows.length === 0 && problems.length === 0)
+    problems.push({ line: head.line, message: "no rows after the header" });
   return { header, rows, problems };
 }
 
