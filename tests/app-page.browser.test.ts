@@ -110,7 +110,10 @@ describe.runIf(enabled)("the /app page in Chromium", () => {
     );
     // Every input has a label and its API name.
     const fields = await w.page.$$eval("#house-form input", (els) =>
-      els.map((e) => ({ name: e.getAttribute("name"), label: document.querySelector(`label[for="${e.id}"]`)?.textContent ?? "" })),
+      els.map((e) => ({
+        name: e.getAttribute("name"),
+        label: document.querySelector(`label[for="${e.id}"]`)?.textContent ?? "",
+      })),
     );
     expect(fields.map((f) => f.name)).toEqual([...FEATURES]);
     for (const f of fields) expect(f.label).toMatch(/trained on/);

@@ -4,635 +4,635 @@
  */
 
 export interface paths {
-  "/predict": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /**
-     * Predict one house's median value
-     * @description Returns the predicted median house value in units of $100,000.
-     */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          "application/json": components["schemas"]["House"];
+    "/predict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-      };
-      responses: {
-        /** @description The prediction */
-        200: {
-          headers: {
-            /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
-            "Cache-Status": string;
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["PredictResponse"];
-          };
-        };
-        /** @description Malformed JSON, invalid UTF-8 or an empty body */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
-        413: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Content-Type is not application/json */
-        415: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description A field failed validation; `errors` lists every failing field with its path and value */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Rate limit exceeded; see Retry-After */
-        429: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/bulk_predict": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /**
-     * Predict many houses in one call
-     * @description 1 to 10000 houses (MAX_BATCH); values come back in input order, each identical to /predict's.
-     */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          "application/json": components["schemas"]["BulkRequest"];
-        };
-      };
-      responses: {
-        /** @description One value per house, in input order */
-        200: {
-          headers: {
-            /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
-            "Cache-Status": string;
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["BulkResponse"];
-          };
-        };
-        /** @description Malformed JSON, invalid UTF-8 or an empty body */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
-        413: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Content-Type is not application/json */
-        415: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description A field failed validation; `errors` lists every failing field with its path and value */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Rate limit exceeded; see Retry-After */
-        429: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-        /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/hello": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Greeting */
-    get: {
-      parameters: {
-        query: {
-          /** @description Who to greet */
-          name: string;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Greeting */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["HelloResponse"];
-          };
-        };
-        /** @description name missing or empty */
-        422: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/health": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Readiness: 200 once the model is loaded, 503 while it is not */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Serving */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["Health"];
-          };
-        };
-        /** @description Model not loaded (reason given) */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["Health"];
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/model": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** The served model's card (metrics, feature ranges, sha256) and where it was loaded from */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Model card */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": {
-              source: string;
-              card: {
-                [key: string]: unknown;
-              };
+        get?: never;
+        put?: never;
+        /**
+         * Predict one house's median value
+         * @description Returns the predicted median house value in units of $100,000.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
             };
-          };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["House"];
+                };
+            };
+            responses: {
+                /** @description The prediction */
+                200: {
+                    headers: {
+                        /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
+                        "Cache-Status": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PredictResponse"];
+                    };
+                };
+                /** @description Malformed JSON, invalid UTF-8 or an empty body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Content-Type is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A field failed validation; `errors` lists every failing field with its path and value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limit exceeded; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
         };
-        /** @description Model not loaded yet */
-        503: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/problem+json": components["schemas"]["Problem"];
-          };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/bulk_predict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/metrics": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Prometheus metrics */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Prometheus text format */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "text/plain": string;
-          };
+        get?: never;
+        put?: never;
+        /**
+         * Predict many houses in one call
+         * @description 1 to 10000 houses (MAX_BATCH); values come back in input order, each identical to /predict's.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["BulkRequest"];
+                };
+            };
+            responses: {
+                /** @description One value per house, in input order */
+                200: {
+                    headers: {
+                        /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
+                        "Cache-Status": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BulkResponse"];
+                    };
+                };
+                /** @description Malformed JSON, invalid UTF-8 or an empty body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Content-Type is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A field failed validation; `errors` lists every failing field with its path and value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limit exceeded; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
         };
-      };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/convert-fahrenheit-to-celsius": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Convert Fahrenheit to Celsius */
-    get: {
-      parameters: {
-        query: {
-          /** @description Temperature in degrees Fahrenheit */
-          fahrenheit: string;
+    "/hello": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Converted */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["CelsiusResponse"];
-          };
+        /** Greeting */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Who to greet */
+                    name: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Greeting */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HelloResponse"];
+                    };
+                };
+                /** @description name missing or empty */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
         };
-        /** @description Missing or non-numeric value */
-        400: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["LegacyError"];
-          };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  "/api/healthcheck": {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Which replica answered */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description The replica's id */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            "application/json": components["schemas"]["AppIdentifier"];
-          };
+        /** Readiness: 200 once the model is loaded, 503 while it is not */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Serving */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Health"];
+                    };
+                };
+                /** @description Model not loaded (reason given) */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Health"];
+                    };
+                };
+            };
         };
-      };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
+    "/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The served model's card (metrics, feature ranges, sha256) and where it was loaded from */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Model card */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            source: string;
+                            card: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Model not loaded yet */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Prometheus text format */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/plain": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/convert-fahrenheit-to-celsius": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Convert Fahrenheit to Celsius */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Temperature in degrees Fahrenheit */
+                    fahrenheit: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Converted */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CelsiusResponse"];
+                    };
+                };
+                /** @description Missing or non-numeric value */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LegacyError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/healthcheck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which replica answered */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The replica's id */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AppIdentifier"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-  schemas: {
-    /**
-     * @example {
-     *       "house_value": 4.526
-     *     }
-     */
-    PredictResponse: {
-      /** @description Predicted median house value, in units of $100,000 */
-      house_value: number;
+    schemas: {
+        /**
+         * @example {
+         *       "house_value": 4.526
+         *     }
+         */
+        PredictResponse: {
+            /** @description Predicted median house value, in units of $100,000 */
+            house_value: number;
+        };
+        /**
+         * @example {
+         *       "type": "https://house-price.dev/problems/validation",
+         *       "title": "Request validation failed",
+         *       "status": 422,
+         *       "detail": "1 field failed validation",
+         *       "errors": [
+         *         {
+         *           "path": "MedInc",
+         *           "message": "must be greater than 0",
+         *           "received": -1
+         *         }
+         *       ]
+         *     }
+         */
+        Problem: {
+            type: string;
+            title: string;
+            status: number;
+            detail: string;
+            instance?: string;
+            errors?: {
+                /** @description Where the problem is, e.g. houses[3].MedInc */
+                path: string;
+                message: string;
+                /** @description The value received (truncated when large) */
+                received?: unknown;
+            }[];
+        };
+        /**
+         * @example {
+         *       "MedInc": 8.3252,
+         *       "HouseAge": 41,
+         *       "AveRooms": 6.98412698,
+         *       "AveBedrms": 1.02380952,
+         *       "Population": 322,
+         *       "AveOccup": 2.55555556,
+         *       "Latitude": 37.88,
+         *       "Longitude": -122.23
+         *     }
+         */
+        House: {
+            /** @description Median income in the block group, in tens of thousands of USD (> 0) */
+            MedInc: number;
+            /** @description Median house age in the block group, in years (> 0) */
+            HouseAge: number;
+            /** @description Average number of rooms per household (> 0) */
+            AveRooms: number;
+            /** @description Average number of bedrooms per household (> 0) */
+            AveBedrms: number;
+            /** @description Block group population (> 0) */
+            Population: number;
+            /** @description Average number of household members (> 0) */
+            AveOccup: number;
+            /** @description Latitude in degrees, in [-90, 90] */
+            Latitude: number;
+            /** @description Longitude in degrees, in [-180, 180] */
+            Longitude: number;
+        };
+        /**
+         * @example {
+         *       "house_values": [
+         *         4.526,
+         *         2.1
+         *       ]
+         *     }
+         */
+        BulkResponse: {
+            /** @description One value per input house, in input order */
+            house_values: number[];
+        };
+        /**
+         * @example {
+         *       "houses": [
+         *         {
+         *           "MedInc": 8.3252,
+         *           "HouseAge": 41,
+         *           "AveRooms": 6.98412698,
+         *           "AveBedrms": 1.02380952,
+         *           "Population": 322,
+         *           "AveOccup": 2.55555556,
+         *           "Latitude": 37.88,
+         *           "Longitude": -122.23
+         *         },
+         *         {
+         *           "MedInc": 3.5,
+         *           "HouseAge": 41,
+         *           "AveRooms": 6.98412698,
+         *           "AveBedrms": 1.02380952,
+         *           "Population": 322,
+         *           "AveOccup": 2.55555556,
+         *           "Latitude": 37.88,
+         *           "Longitude": -122.23
+         *         }
+         *       ]
+         *     }
+         */
+        BulkRequest: {
+            houses: components["schemas"]["House"][];
+        };
+        /**
+         * @example {
+         *       "message": "hello Ada"
+         *     }
+         */
+        HelloResponse: {
+            message: string;
+        };
+        Health: {
+            /** @enum {string} */
+            status: "healthy" | "unavailable";
+            instance_id: string;
+            model?: {
+                name: string;
+                version: string;
+                source: string;
+                sha256: string;
+            };
+            cache: {
+                backend: string;
+                /** @enum {string} */
+                status: "ok" | "degraded";
+            };
+            reason?: string;
+            uptime_seconds: number;
+        };
+        /**
+         * @example {
+         *       "celsius": 100,
+         *       "app_identifier": "6c1c4a1e-…"
+         *     }
+         */
+        CelsiusResponse: {
+            celsius: number;
+            app_identifier: string;
+        };
+        /**
+         * @example {
+         *       "error": "API not found.",
+         *       "app_identifier": "6c1c4a1e-…"
+         *     }
+         */
+        LegacyError: {
+            error: string;
+            app_identifier: string;
+        };
+        AppIdentifier: {
+            app_identifier: string;
+        };
     };
-    /**
-     * @example {
-     *       "type": "https://house-price.dev/problems/validation",
-     *       "title": "Request validation failed",
-     *       "status": 422,
-     *       "detail": "1 field failed validation",
-     *       "errors": [
-     *         {
-     *           "path": "MedInc",
-     *           "message": "must be greater than 0",
-     *           "received": -1
-     *         }
-     *       ]
-     *     }
-     */
-    Problem: {
-      type: string;
-      title: string;
-      status: number;
-      detail: string;
-      instance?: string;
-      errors?: {
-        /** @description Where the problem is, e.g. houses[3].MedInc */
-        path: string;
-        message: string;
-        /** @description The value received (truncated when large) */
-        received?: unknown;
-      }[];
-    };
-    /**
-     * @example {
-     *       "MedInc": 8.3252,
-     *       "HouseAge": 41,
-     *       "AveRooms": 6.98412698,
-     *       "AveBedrms": 1.02380952,
-     *       "Population": 322,
-     *       "AveOccup": 2.55555556,
-     *       "Latitude": 37.88,
-     *       "Longitude": -122.23
-     *     }
-     */
-    House: {
-      /** @description Median income in the block group, in tens of thousands of USD (> 0) */
-      MedInc: number;
-      /** @description Median house age in the block group, in years (> 0) */
-      HouseAge: number;
-      /** @description Average number of rooms per household (> 0) */
-      AveRooms: number;
-      /** @description Average number of bedrooms per household (> 0) */
-      AveBedrms: number;
-      /** @description Block group population (> 0) */
-      Population: number;
-      /** @description Average number of household members (> 0) */
-      AveOccup: number;
-      /** @description Latitude in degrees, in [-90, 90] */
-      Latitude: number;
-      /** @description Longitude in degrees, in [-180, 180] */
-      Longitude: number;
-    };
-    /**
-     * @example {
-     *       "house_values": [
-     *         4.526,
-     *         2.1
-     *       ]
-     *     }
-     */
-    BulkResponse: {
-      /** @description One value per input house, in input order */
-      house_values: number[];
-    };
-    /**
-     * @example {
-     *       "houses": [
-     *         {
-     *           "MedInc": 8.3252,
-     *           "HouseAge": 41,
-     *           "AveRooms": 6.98412698,
-     *           "AveBedrms": 1.02380952,
-     *           "Population": 322,
-     *           "AveOccup": 2.55555556,
-     *           "Latitude": 37.88,
-     *           "Longitude": -122.23
-     *         },
-     *         {
-     *           "MedInc": 3.5,
-     *           "HouseAge": 41,
-     *           "AveRooms": 6.98412698,
-     *           "AveBedrms": 1.02380952,
-     *           "Population": 322,
-     *           "AveOccup": 2.55555556,
-     *           "Latitude": 37.88,
-     *           "Longitude": -122.23
-     *         }
-     *       ]
-     *     }
-     */
-    BulkRequest: {
-      houses: components["schemas"]["House"][];
-    };
-    /**
-     * @example {
-     *       "message": "hello Ada"
-     *     }
-     */
-    HelloResponse: {
-      message: string;
-    };
-    Health: {
-      /** @enum {string} */
-      status: "healthy" | "unavailable";
-      instance_id: string;
-      model?: {
-        name: string;
-        version: string;
-        source: string;
-        sha256: string;
-      };
-      cache: {
-        backend: string;
-        /** @enum {string} */
-        status: "ok" | "degraded";
-      };
-      reason?: string;
-      uptime_seconds: number;
-    };
-    /**
-     * @example {
-     *       "celsius": 100,
-     *       "app_identifier": "6c1c4a1e-…"
-     *     }
-     */
-    CelsiusResponse: {
-      celsius: number;
-      app_identifier: string;
-    };
-    /**
-     * @example {
-     *       "error": "API not found.",
-     *       "app_identifier": "6c1c4a1e-…"
-     *     }
-     */
-    LegacyError: {
-      error: string;
-      app_identifier: string;
-    };
-    AppIdentifier: {
-      app_identifier: string;
-    };
-  };
-  responses: never;
-  parameters: never;
-  requestBodies: never;
-  headers: never;
-  pathItems: never;
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
 }
 export type $defs = Record<string, never>;
 export type operations = Record<string, never>;
