@@ -21,6 +21,28 @@ declare const document: {
   activeElement: unknown;
 };
 declare const sessionStorage: { getItem(key: string): string | null };
+declare const window: {
+  axe: {
+    run(
+      context: unknown,
+      options: unknown,
+    ): Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }>;
+  };
+};
+
+/** axe-core, run inside the page (evaluate() is not subject to the page's CSP, as an injected script would be). */
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+/** WCAG 2.1 A and AA violations axe-core finds on the page as it is now: "rule: help (elements)". */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  });
+}
 
 const holdout = JSON.parse(readFileSync("model/reference/holdout.json", "utf8")) as { X: number[][] };
 const house = (k: number) => Object.fromEntries(FEATURES.map((f, j) => [f, holdout.X[k]![j]!]));
@@ -209,6 +231,18 @@ describe.runIf(enabled)("the /app page in Chromium", () => {
     // The chunk size came from the OpenAPI document's maxItems (MAX_BATCH), not a guess.
     const sizes = w.bulkBodies.map((b) => (JSON.parse(b) as { houses: unknown[] }).houses.length);
     expect(sizes).toEqual([300, 300, 300, 100]);
+    await w.page.close();
+  });
+
+  it("has no WCAG 2.1 A/AA violations (axe-core: labels, contrast, ARIA) at 1280 px and 375 px, with an error shown", async () => {
+    const w = await openApp(browser, server.url);
+    await w.page.waitForFunction(() => document.getElementById("map-count")?.textContent?.includes("4,128"));
+    await fill(w.page, { HouseAge: "old" });
+    await w.page.click("#house-form button[type=submit]");
+    await w.page.waitForSelector('#HouseAge[aria-invalid="true"]');
+    expect(await accessibilityViolations(w.page)).toEqual([]);
+    await w.page.setViewportSize({ width: 375, height: 800 });
+    expect(await accessibilityViolations(w.page)).toEqual([]);
     await w.page.close();
   });
 
