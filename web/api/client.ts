@@ -6,6 +6,7 @@
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
 import { askForApiKey, storedApiKey } from "./api-key";
+import { retryAfterSeconds } from "./retry-after";
 
 export type House = components["schemas"]["House"];
 export type Problem = components["schemas"]["Problem"];
@@ -23,14 +24,6 @@ client.use({
 /** How many times one call is repeated after a 429/503, and the longest Retry-After the page waits out. */
 const MAX_RETRIES = 5;
 const LONGEST_WAIT_S = 120;
-
-/** Seconds to wait from a Retry-After value (delta-seconds or an HTTP date); 1 s when absent or unreadable. */
-export function retryAfterSeconds(value: string | null, now = Date.now()): number {
-  if (value === null) return 1;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? 1 : Math.max(0, Math.ceil((at - now) / 1000));
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
