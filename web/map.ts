@@ -83,6 +83,8 @@ export interface MapView {
 export function createMap(onPick: (lat: number, lon: number) => void): MapView {
   const canvas = byId<HTMLCanvasElement>("map");
   const ctx = canvas.getContext("2d");
+  // The projection's own shape (CSSOM, which the CSP allows, unlike a style attribute).
+  canvas.style.aspectRatio = String(MAP_ASPECT);
   /** Per value bin, flat [longitude, latitude, ...] in degrees: one fill per colour. */
   let byBin: number[][] = BINS.map(() => []);
   let marker: { lat: number; lon: number } | undefined;
