@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FEATURES } from "../shared/features";
+import { FEATURES } from "../shared/input/features";
 import { browserTestsEnabled, launchChromium } from "./support/system-chromium";
 import { startBuiltServer, type BuiltServer } from "./support/server-process";
 

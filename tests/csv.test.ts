@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FEATURES } from "../shared/features";
+import { FEATURES } from "../shared/input/features";
 import { parseCsvRecords, parseHouses, parseNumber, toCsv } from "../web/csv";
 
 const HEADER = FEATURES.join(",");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseCoding } from "../shared/static/static-files";
+import { chooseCoding } from "../shared/http/static-files";
 import { retryAfterSeconds } from "../web/api/retry-after";
 
 describe("choosing a precompressed copy from Accept-Encoding", () => {

@@ -7,8 +7,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import openapiTS, { astToString, type OpenAPI3 } from "openapi-typescript";
-import { parseConfig } from "../shared/config";
-import { openApiDocument } from "../shared/openapi";
+import { parseConfig } from "../shared/ops/config";
+import { openApiDocument } from "../shared/docs/openapi";
 
 export const API_TYPES_FILE = path.resolve(__dirname, "../web/api/schema.d.ts");
 

@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { FEATURES } from "../shared/features";
+import { FEATURES } from "../shared/input/features";
 import { startBuiltServer } from "../tests/support/server-process";
 import { launchChromium } from "../tests/support/system-chromium";
 

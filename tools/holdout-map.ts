@@ -8,7 +8,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { FEATURES, type FeatureName } from "../shared/features";
+import { FEATURES, type FeatureName } from "../shared/input/features";
 
 const root = path.resolve(__dirname, "..");
 const out = path.join(root, "web/data");

@@ -4,7 +4,7 @@
  * and a CSV download with a `house_value` column in input order. A bad row, found here or by the service, is
  * reported with its line and field, and nothing is sent or dropped silently.
  */
-import { FEATURES } from "../shared/features";
+import { FEATURES } from "../shared/input/features";
 import { client, describeFailure, maxBatch, send, type Problem } from "./api/client";
 import { parseHouses, toCsv, type CsvProblem, type HouseRow } from "./csv";
 import { byId, make } from "./dom";

@@ -4,7 +4,7 @@
  * and shows the value, whether a cache served it and how long it took. A 422's field errors appear beside the
  * fields, tied to them with aria-invalid and aria-describedby.
  */
-import { FEATURES, type FeatureName } from "../shared/features";
+import { FEATURES, type FeatureName } from "../shared/input/features";
 import typical from "./data/typical-house.json";
 import { client, describeFailure, send, type FeatureInfo, type House, type Problem } from "./api/client";
 import { parseNumber } from "./csv";

@@ -1,10 +1,11 @@
 import path from "node:path";
-import type { Endpoint } from "../app";
-import { problemResponse, type CoreResponse } from "../http";
-import { staticFolder, staticResponse } from "../static/static-files";
+import type { CoreResponse } from "../http/core";
+import type { Endpoint, ServiceContext } from "../http/endpoint";
+import { problemResponse } from "../http/problems";
+import { staticFolder, staticResponse } from "../http/static-files";
 
 /**
- * The /app page (web/, built into <static root>/app): GET /app is its markup, GET /app/{asset} its script,
+ * The /app page (web/, built into <static root>/app): GET /app is its markup, GET /app/{*asset} its script,
  * style and map data. `/` stays a 404. Every file is revalidated (no-cache + ETag) so a deployment's new
  * script never meets an old page; the CSP allows nothing inline and nothing from another origin.
  */
@@ -18,15 +19,8 @@ const PAGE_HEADERS: Record<string, string> = {
   "referrer-policy": "no-referrer",
 };
 
-export interface PageDeps {
-  /** The build's static root (dist/static); the page's files are in its app/ folder. */
-  staticRoot: string;
-  /** The answer for a name that is not one of the page's files (the service's usual 404). */
-  notFound: () => CoreResponse;
-}
-
-export function pageRoutes(deps: PageDeps): Endpoint[] {
-  const files = staticFolder(path.join(deps.staticRoot, "app"));
+export function pageRoutes(ctx: ServiceContext): Endpoint[] {
+  const files = staticFolder(path.join(ctx.staticRoot, "app"));
   const serve = (name: string, headers: Record<string, string | undefined>): CoreResponse | undefined => {
     const file = files.get(name);
     return file && staticResponse(file, headers, PAGE_HEADERS);
@@ -48,15 +42,16 @@ export function pageRoutes(deps: PageDeps): Endpoint[] {
       method: "GET",
       route: "/app/{*asset}",
       // Only names the build wrote are served: anything else, "../" included, is not in the folder's list.
-      handler: async (req) => serve(assetName(req.path), req.headers) ?? deps.notFound(),
+      handler: async (req) =>
+        serve(assetName(req.params?.asset ?? ""), req.headers) ?? ctx.legacy(404, { error: "API not found." }),
     },
   ];
 }
 
 /** The file name in /app/<name>; a malformed escape is simply a name that is not there. */
-function assetName(requestPath: string): string {
+function assetName(raw: string): string {
   try {
-    return decodeURIComponent(requestPath.slice("/app/".length));
+    return decodeURIComponent(raw);
   } catch {
     return "";
   }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import type { CoreResponse } from "../http";
+import type { CoreResponse } from "./core";
 
 /**
  * Files the build wrote under the static root (dist/static/<folder>), served from memory. The build writes
