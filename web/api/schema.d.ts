@@ -250,6 +250,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/convert-fahrenheit-to-celsius": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Convert Fahrenheit to Celsius */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Temperature in degrees Fahrenheit */
+                    fahrenheit: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Converted */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CelsiusResponse"];
+                    };
+                };
+                /** @description Missing or non-numeric value */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LegacyError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/healthcheck": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which replica answered */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The replica's id */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AppIdentifier"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -369,90 +453,6 @@ export interface paths {
                     };
                     content: {
                         "text/plain": string;
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/convert-fahrenheit-to-celsius": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Convert Fahrenheit to Celsius */
-        get: {
-            parameters: {
-                query: {
-                    /** @description Temperature in degrees Fahrenheit */
-                    fahrenheit: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Converted */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["CelsiusResponse"];
-                    };
-                };
-                /** @description Missing or non-numeric value */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["LegacyError"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/healthcheck": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Which replica answered */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The replica's id */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["AppIdentifier"];
                     };
                 };
             };
@@ -586,24 +586,6 @@ export interface components {
         HelloResponse: {
             message: string;
         };
-        Health: {
-            /** @enum {string} */
-            status: "healthy" | "unavailable";
-            instance_id: string;
-            model?: {
-                name: string;
-                version: string;
-                source: string;
-                sha256: string;
-            };
-            cache: {
-                backend: string;
-                /** @enum {string} */
-                status: "ok" | "degraded";
-            };
-            reason?: string;
-            uptime_seconds: number;
-        };
         /**
          * @example {
          *       "celsius": 100,
@@ -626,6 +608,24 @@ export interface components {
         };
         AppIdentifier: {
             app_identifier: string;
+        };
+        Health: {
+            /** @enum {string} */
+            status: "healthy" | "unavailable";
+            instance_id: string;
+            model?: {
+                name: string;
+                version: string;
+                source: string;
+                sha256: string;
+            };
+            cache: {
+                backend: string;
+                /** @enum {string} */
+                status: "ok" | "degraded";
+            };
+            reason?: string;
+            uptime_seconds: number;
         };
     };
     responses: never;
