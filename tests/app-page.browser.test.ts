@@ -81,6 +81,11 @@ async function fill(page: Page, values: Record<string, number | string>): Promis
     await page.fill(`#house-form input[name="${name}"]`, String(value));
 }
 
+/** Waits for the form's call to end: the status leaves "Predicting…" (it is set before the request goes out). */
+async function answered(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.getElementById("house-status")?.textContent !== "Predicting…");
+}
+
 /** The raw `house_value` text in a /predict answer, as the API wrote it. */
 const rawValue = (body: string) => /"house_value":([^,}]+)/.exec(body)![1]!;
 
@@ -150,6 +155,8 @@ describe.runIf(enabled)("the /app page in Chromium", () => {
     await fill(w.page, h);
     await w.page.focus("#house-form button[type=submit]");
     await w.page.keyboard.press("Enter");
+    await answered(w.page);
+    expect(await w.page.$eval("#house-status", (el) => el.textContent)).toBe("");
     const shown = await w.page.waitForSelector('[data-testid="house-value"][data-value]');
     const dataValue = await shown.evaluate((el) => el.getAttribute("data-value"));
     const api = await fetch(`${server.url}/predict`, {
@@ -176,7 +183,7 @@ describe.runIf(enabled)("the /app page in Chromium", () => {
     const w = await openApp(browser, server.url);
     await fill(w.page, { MedInc: "-1" });
     await w.page.click("#house-form button[type=submit]");
-    await w.page.waitForSelector('#MedInc[aria-invalid="true"]');
+    await answered(w.page);
     const api = await fetch(`${server.url}/predict`, {
       method: "POST",
       headers: { "content-type": "application/json" },
