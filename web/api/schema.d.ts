@@ -11,92 +11,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Predict one house's median value, cacheable (CDN, browser)
+         * @description The eight features as query parameters, each once, written as JSON numbers (no hex, blanks or empty values); any other parameter is refused. The same validation and answer as POST /predict, plus caching headers and 304 Not Modified on a matching If-None-Match.
+         */
+        get: operations["predictHouseFromQuery"];
         put?: never;
         /**
          * Predict one house's median value
          * @description Returns the predicted median house value in units of $100,000.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["House"];
-                };
-            };
-            responses: {
-                /** @description The prediction */
-                200: {
-                    headers: {
-                        /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
-                        "Cache-Status": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["PredictResponse"];
-                    };
-                };
-                /** @description Malformed JSON, invalid UTF-8 or an empty body */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Content-Type is not application/json */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description A field failed validation; `errors` lists every failing field with its path and value */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Rate limit exceeded; see Retry-After */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["predictHouse"];
         delete?: never;
         options?: never;
         head?: never;
@@ -116,86 +41,7 @@ export interface paths {
          * Predict many houses in one call
          * @description 1 to 10000 houses (MAX_BATCH); values come back in input order, each identical to /predict's.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["BulkRequest"];
-                };
-            };
-            responses: {
-                /** @description One value per house, in input order */
-                200: {
-                    headers: {
-                        /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
-                        "Cache-Status": string;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["BulkResponse"];
-                    };
-                };
-                /** @description Malformed JSON, invalid UTF-8 or an empty body */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Content-Type is not application/json */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description A field failed validation; `errors` lists every failing field with its path and value */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Rate limit exceeded; see Retry-After */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["predictHouses"];
         delete?: never;
         options?: never;
         head?: never;
@@ -210,38 +56,7 @@ export interface paths {
             cookie?: never;
         };
         /** Greeting */
-        get: {
-            parameters: {
-                query: {
-                    /** @description Who to greet */
-                    name: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Greeting */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["HelloResponse"];
-                    };
-                };
-                /** @description name missing or empty */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["hello"];
         put?: never;
         post?: never;
         delete?: never;
@@ -258,38 +73,7 @@ export interface paths {
             cookie?: never;
         };
         /** Convert Fahrenheit to Celsius */
-        get: {
-            parameters: {
-                query: {
-                    /** @description Temperature in degrees Fahrenheit */
-                    fahrenheit: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Converted */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["CelsiusResponse"];
-                    };
-                };
-                /** @description Missing or non-numeric value */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["LegacyError"];
-                    };
-                };
-            };
-        };
+        get: operations["convertFahrenheitToCelsius"];
         put?: never;
         post?: never;
         delete?: never;
@@ -306,26 +90,7 @@ export interface paths {
             cookie?: never;
         };
         /** Which replica answered */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The replica's id */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["AppIdentifier"];
-                    };
-                };
-            };
-        };
+        get: operations["getReplicaId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -342,35 +107,7 @@ export interface paths {
             cookie?: never;
         };
         /** Readiness: 200 once the model is loaded, 503 while it is not */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Serving */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Health"];
-                    };
-                };
-                /** @description Model not loaded (reason given) */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Health"];
-                    };
-                };
-            };
-        };
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -387,40 +124,7 @@ export interface paths {
             cookie?: never;
         };
         /** The served model's card (metrics, feature ranges, sha256) and where it was loaded from */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Model card */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            source: string;
-                            card: {
-                                [key: string]: unknown;
-                            };
-                        };
-                    };
-                };
-                /** @description Model not loaded yet */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getModelCard"];
         put?: never;
         post?: never;
         delete?: never;
@@ -437,26 +141,7 @@ export interface paths {
             cookie?: never;
         };
         /** Prometheus metrics */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Prometheus text format */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "text/plain": string;
-                    };
-                };
-            };
-        };
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -635,4 +320,456 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    predictHouseFromQuery: {
+        parameters: {
+            query: {
+                /** @description Median income in the block group, in tens of thousands of USD (> 0) */
+                MedInc: number;
+                /** @description Median house age in the block group, in years (> 0) */
+                HouseAge: number;
+                /** @description Average number of rooms per household (> 0) */
+                AveRooms: number;
+                /** @description Average number of bedrooms per household (> 0) */
+                AveBedrms: number;
+                /** @description Block group population (> 0) */
+                Population: number;
+                /** @description Average number of household members (> 0) */
+                AveOccup: number;
+                /** @description Latitude in degrees, in [-90, 90] */
+                Latitude: number;
+                /** @description Longitude in degrees, in [-180, 180] */
+                Longitude: number;
+                /** @description Reserved for prediction intervals: accepted, covered by the ETag, no effect yet */
+                detail?: "true" | "false";
+                /** @description Reserved: interval coverage in (0, 1), e.g. 0.9; accepted, covered by the ETag */
+                level?: number;
+            };
+            header?: {
+                /** @description An ETag from an earlier answer */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The prediction */
+            200: {
+                headers: {
+                    /** @description Strong validator: the model's sha256, the row's float32 bits, the options */
+                    ETag: string;
+                    /** @description `public, max-age=60, s-maxage=86400`; `private, no-store` when API_KEYS is set */
+                    "Cache-Control": string;
+                    /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
+                    "Cache-Status": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictResponse"];
+                };
+            };
+            /** @description Not modified: If-None-Match matches the current ETag */
+            304: {
+                headers: {
+                    /** @description Strong validator: the model's sha256, the row's float32 bits, the options */
+                    ETag: string;
+                    /** @description `public, max-age=60, s-maxage=86400`; `private, no-store` when API_KEYS is set */
+                    "Cache-Control": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API_KEYS is set and the request carries no valid key (X-API-Key or Authorization: Bearer) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter is unknown, repeated, not a JSON number, missing or out of range; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    predictHouse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["House"];
+            };
+        };
+        responses: {
+            /** @description The prediction */
+            200: {
+                headers: {
+                    /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
+                    "Cache-Status": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictResponse"];
+                };
+            };
+            /** @description Malformed JSON, invalid UTF-8 or an empty body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API_KEYS is set and the request carries no valid key (X-API-Key or Authorization: Bearer) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed validation; `errors` lists every failing field with its path and value */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    predictHouses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRequest"];
+            };
+        };
+        responses: {
+            /** @description One value per house, in input order */
+            200: {
+                headers: {
+                    /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
+                    "Cache-Status": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkResponse"];
+                };
+            };
+            /** @description Malformed JSON, invalid UTF-8 or an empty body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API_KEYS is set and the request carries no valid key (X-API-Key or Authorization: Bearer) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over MAX_BODY_BYTES or more houses than MAX_BATCH */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A field failed validation; `errors` lists every failing field with its path and value */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Model not loaded yet, or the server is overloaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    hello: {
+        parameters: {
+            query: {
+                /** @description Who to greet */
+                name: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Greeting */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HelloResponse"];
+                };
+            };
+            /** @description name missing or empty */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    convertFahrenheitToCelsius: {
+        parameters: {
+            query: {
+                /** @description Temperature in degrees Fahrenheit */
+                fahrenheit: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Converted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CelsiusResponse"];
+                };
+            };
+            /** @description Missing or non-numeric value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegacyError"];
+                };
+            };
+        };
+    };
+    getReplicaId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The replica's id */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppIdentifier"];
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Serving */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Model not loaded (reason given) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    getModelCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Model card */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        source: string;
+                        card: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description Model not loaded yet */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description METRICS_TOKEN is set and Authorization: Bearer <METRICS_TOKEN> is missing or wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+}
