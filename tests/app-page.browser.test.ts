@@ -253,6 +253,29 @@ describe.runIf(enabled)("the /app page in Chromium", () => {
     await w.page.close();
   });
 
+  it("sets Latitude and Longitude from a click on the map, and from its arrow keys", async () => {
+    const w = await openApp(browser, server.url);
+    const box = (await w.page.locator("#map").boundingBox())!;
+    // The map's frame is 124.6°W–113.9°W by 32.3°N–42.2°N: its middle is 37.25°N, 119.25°W.
+    await w.page.click("#map", { position: { x: box.width / 2, y: box.height / 2 } });
+    const position = async () =>
+      (await w.page.$$eval("#Latitude, #Longitude", (els) => els.map((e) => (e as { value: string }).value))).map(
+        Number,
+      );
+    // Within a pixel (and the fields' two decimals) of the middle.
+    const [lat, lon] = await position();
+    expect(Math.abs(lat! - 37.25)).toBeLessThanOrEqual((42.2 - 32.3) / box.height + 0.005);
+    expect(Math.abs(lon! + 119.25)).toBeLessThanOrEqual((124.6 - 113.9) / box.width + 0.005);
+    await w.page.focus("#map");
+    await w.page.keyboard.press("ArrowUp");
+    await w.page.keyboard.press("Shift+ArrowLeft");
+    const [lat2, lon2] = await position();
+    // Each field shows two decimals of the marker: a move of 0.05° reads as 0.04 to 0.06.
+    expect(Math.abs(lat2! - lat! - 0.05)).toBeLessThanOrEqual(0.0101);
+    expect(Math.abs(lon2! - lon! + 0.5)).toBeLessThanOrEqual(0.0101);
+    await w.page.close();
+  });
+
   it("reports a bad CSV row with its line and field and sends nothing", async () => {
     const w = await openApp(browser, server.url);
     const text = csvOf([0, 1, 2], false).replace(

@@ -138,14 +138,7 @@ export function createMap(onPick: (lat: number, lon: number) => void): MapView {
 
   canvas.addEventListener("click", (e) => pick(e.clientX, e.clientY));
   canvas.addEventListener("keydown", (e) => {
-    const step = e.shiftKey ? 0.5 : 0.05;
-    const moves: Record<string, [number, number]> = {
-      ArrowUp: [step, 0],
-      ArrowDown: [-step, 0],
-      ArrowLeft: [0, -step],
-      ArrowRight: [0, step],
-    };
-    const move = moves[e.key];
+    const move = arrowMove(e);
     if (!move || !marker) return;
     e.preventDefault();
     set(marker.lat + move[0], marker.lon + move[1]);
@@ -174,6 +167,18 @@ function groupByBin(points: number[]): number[][] {
     groups[BINS.findIndex((b) => value < b.below)]!.push(points[k]! / 100, points[k + 1]! / 100);
   }
   return groups;
+}
+
+/** The marker's move for an arrow key, [degrees north, degrees east]: 0.05° a press, 0.5° with Shift. */
+function arrowMove(e: KeyboardEvent): [number, number] | undefined {
+  const step = e.shiftKey ? 0.5 : 0.05;
+  const moves: Record<string, [number, number]> = {
+    ArrowUp: [step, 0],
+    ArrowDown: [-step, 0],
+    ArrowLeft: [0, -step],
+    ArrowRight: [0, step],
+  };
+  return moves[e.key];
 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
