@@ -2,7 +2,7 @@
  * The page's typed API client is generated from the service's own OpenAPI document (`npm run gen:api`):
  * openapi-typescript turns the document into web/api/schema.d.ts, which openapi-fetch uses in web/api/client.ts.
  * `npm run gen:api -- --check` fails when the checked-in file no longer matches the document; the integration
- * test tests/api-types.test.ts does the same against the document a running server serves.
+ * test tests/integration/api-types.test.ts does the same against the document a running server serves.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { chooseCoding } from "../shared/http/static-files";
-import { retryAfterSeconds } from "../web/api/retry-after";
+import { chooseCoding } from "../../shared/http/static-files";
+import { retryAfterSeconds } from "../../web/api/retry-after";
 
 describe("choosing a precompressed copy from Accept-Encoding", () => {
   const all = () => true;

@@ -1,8 +1,8 @@
 import { request } from "node:http";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HOSTS, testService } from "./support/hosts";
-import { startBuiltServer, type BuiltServer } from "./support/server-process";
+import { HOSTS, testService } from "../support/hosts";
+import { startBuiltServer, type BuiltServer } from "../support/server-process";
 
 interface Raw {
   status: number;

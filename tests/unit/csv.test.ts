@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FEATURES } from "../shared/input/features";
-import { parseCsvRecords, parseHouses, parseNumber, toCsv } from "../web/csv";
+import { FEATURES } from "../../shared/input/features";
+import { parseCsvRecords, parseHouses, parseNumber, toCsv } from "../../web/csv";
 
 const HEADER = FEATURES.join(",");
 const ROW = "8.3252,41,6.98412698,1.02380952,322,2.55555556,37.88,-122.23";

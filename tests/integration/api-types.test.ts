@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_TYPES_FILE, apiTypesFrom } from "../tools/api-types";
-import { startBuiltServer, type BuiltServer } from "./support/server-process";
+import { API_TYPES_FILE, apiTypesFrom } from "../../tools/api-types";
+import { startBuiltServer, type BuiltServer } from "../support/server-process";
 
 describe("the page's typed API client", () => {
   let server: BuiltServer;

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FEATURES } from "../shared/input/features";
-import { browserTestsEnabled, launchChromium } from "./support/system-chromium";
-import { startBuiltServer, type BuiltServer } from "./support/server-process";
+import { FEATURES } from "../../shared/input/features";
+import { browserTestsEnabled, launchChromium } from "../support/system-chromium";
+import { startBuiltServer, type BuiltServer } from "../support/server-process";
 
 // The functions handed to evaluate() and waitForFunction() run in Chromium; these are the DOM names they use
 // (the tests compile without the DOM library, which would change Node's own fetch types).
