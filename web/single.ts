@@ -71,8 +71,14 @@ function focusFirstInvalid(): void {
   document.querySelector<HTMLInputElement>('#house-form [aria-invalid="true"]')?.focus();
 }
 
-/** "served from the prediction cache" or "computed by the model", from the RFC 9211 Cache-Status header. */
-function cacheNote(cacheStatus: string | null): string {
+/**
+ * Where the answer came from: this browser's HTTP cache (GET /predict answers may be kept a minute; the
+ * resource timing then shows no bytes transferred), else the service's RFC 9211 Cache-Status header.
+ */
+function cacheNote(response: Response): string {
+  const timing = performance.getEntriesByName(response.url).at(-1) as PerformanceResourceTiming | undefined;
+  if (timing && timing.transferSize === 0 && timing.decodedBodySize > 0) return "from this browser's cache";
+  const cacheStatus = response.headers.get("cache-status");
   if (cacheStatus === null) return "cache status unknown";
   return /;\s*hit\b/.test(cacheStatus) ? "served from the prediction cache" : "computed by the model";
 }
@@ -110,18 +116,27 @@ async function predictOne(status: HTMLElement): Promise<void> {
   }
   result.dataset.value = String(data.house_value);
   result.textContent = formatValue(data.house_value);
-  meta.textContent = `${cacheNote(response.headers.get("cache-status"))} · ${ms} ms`;
+  meta.textContent = `${cacheNote(response)} · ${ms} ms`;
   status.textContent = "";
 }
 
 export function wireForm(): void {
   const form = byId<HTMLFormElement>("house-form");
   const status = byId("house-status");
+  let busy = false; // one prediction at a time: a second Enter while one is in flight is ignored
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    void predictOne(status).catch((err: unknown) => {
-      status.textContent = `The request failed: ${err instanceof Error ? err.message : String(err)}`;
-    });
+    if (busy) return;
+    busy = true;
+    form.setAttribute("aria-busy", "true");
+    void predictOne(status)
+      .catch((err: unknown) => {
+        status.textContent = `The request failed: ${err instanceof Error ? err.message : String(err)}`;
+      })
+      .finally(() => {
+        busy = false;
+        form.removeAttribute("aria-busy");
+      });
   });
 }
 
