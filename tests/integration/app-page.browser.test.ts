@@ -298,6 +298,31 @@ describe.runIf(enabled)("the /app page in Chromium", () => {
     await w.page.close();
   });
 
+  it("maps the service's 422 for a chunk back to the CSV line and field, and offers no partial download", async () => {
+    const w = await openApp(browser, server.url);
+    // Row 2 (line 3) has a negative income: a number, so only the service can refuse it.
+    const lines = csvOf([0, 1, 2], false).split("\n");
+    const medInc = [...FEATURES].reverse().indexOf("MedInc");
+    lines[2] = lines[2]!
+      .split(",")
+      .map((v, k) => (k === medInc ? "-2" : v))
+      .join(",");
+    await upload(w.page, dir, "negative.csv", lines.join("\n"));
+    await w.page.waitForSelector("#bulk-problems:not([hidden])");
+    const api = await fetch(`${server.url}/bulk_predict`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ houses: [house(0), { ...house(1), MedInc: -2 }, house(2)] }),
+    });
+    const problem = (await api.json()) as { errors: { path: string; message: string }[] };
+    expect(problem.errors.map((e) => e.path)).toEqual(["houses[1].MedInc"]);
+    expect(await w.page.$$eval("#bulk-problems li", (li) => li.map((l) => l.textContent))).toEqual([
+      `Line 3, MedInc: ${problem.errors[0]!.message}`,
+    ]);
+    expect(await w.page.$eval("#bulk-results", (el) => (el as { hidden: boolean }).hidden)).toBe(true);
+    await w.page.close();
+  });
+
   describe("with API_KEYS and a rate limit", () => {
     let keyed: BuiltServer;
     beforeAll(async () => {
