@@ -1,3 +1,4 @@
+import path from "node:path";
 import { app } from "@azure/functions";
 import { createService } from "../shared/service";
 import { findAppRoot } from "../shared/app-root";
@@ -10,7 +11,9 @@ const { FUNCTION_AUTH_LEVEL } = getConfig();
 // One service per worker process, created when the host imports this file: registering the functions needs its
 // endpoint list. The model starts loading right away, in the background, so a cold start loads it while the host
 // starts rather than on the first request (which would wait for it, up to MODEL_STORE_TIMEOUT_MS).
-const service = createService({ config: getConfig(), appRoot: findAppRoot(__dirname) });
+// The build writes the /app page beside the bundles: dist/functions/index.js serves dist/static.
+const staticRoot = path.join(__dirname, "../static");
+const service = createService({ config: getConfig(), appRoot: findAppRoot(__dirname), staticRoot });
 void service.holder.load().catch(() => undefined);
 const current = () => service;
 

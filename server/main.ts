@@ -1,3 +1,4 @@
+import path from "node:path";
 import { createService } from "../shared/service";
 import { findAppRoot } from "../shared/app-root";
 import { getConfig, type Config } from "../shared/ops/config";
@@ -11,7 +12,9 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
-  const service = createService({ config, appRoot: findAppRoot(__dirname) });
+  // The build writes the /app page beside the bundles: dist/server/main.js serves dist/static.
+  const staticRoot = path.join(__dirname, "../static");
+  const service = createService({ config, appRoot: findAppRoot(__dirname), staticRoot });
   const { logger } = service;
   // Load now rather than on the first request, so /health turns 200 as soon as the model is ready.
   void service.holder.load().catch(() => undefined);

@@ -21,6 +21,7 @@ import { createLogger, type Logger } from "./ops/logger";
 import { createMetrics, type Metrics } from "./ops/metrics";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { docsRoutes } from "./routes/docs";
+import { pageRoutes } from "./routes/page";
 import { operationRoutes } from "./routes/operations";
 import { predictionRoutes } from "./routes/predictions";
 import { seedUtilityRoutes } from "./routes/seed-utilities";
@@ -33,6 +34,7 @@ const ROUTE_FAMILIES: readonly ((ctx: ServiceContext) => Endpoint[])[] = [
   operationRoutes,
   docsRoutes,
   seedUtilityRoutes,
+  pageRoutes,
 ];
 
 export interface ServiceDeps {
@@ -46,6 +48,8 @@ export interface ServiceDeps {
   rateLimiter?: RateLimiter;
   instanceId?: string;
   now?: () => number;
+  /** The build's static files (the /app page): `<bundle dir>/../static`; by default <appRoot>/dist/static. */
+  staticRoot?: string;
 }
 
 export interface Service {
@@ -123,6 +127,7 @@ export function createService(deps: ServiceDeps): Service {
     startedAt,
     readJsonBytes,
     legacy,
+    staticRoot: deps.staticRoot ?? path.join(deps.appRoot, "dist", "static"),
   };
   const endpoints = ROUTE_FAMILIES.flatMap((family) => family(ctx));
   const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(timeoutMs, 50), store);

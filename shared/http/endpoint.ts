@@ -47,4 +47,6 @@ export interface ServiceContext {
   readJsonBytes(req: CoreRequest): Promise<Result<Uint8Array>>;
   /** The seeds' answer shape: a JSON body that carries `app_identifier`. */
   legacy(status: number, body: Record<string, unknown>): CoreResponse;
+  /** The build's static files (dist/static): the /app page is in its app/ folder. */
+  readonly staticRoot: string;
 }

@@ -148,6 +148,17 @@ describe.skipIf(SKIP)("production artifact (as in the container image)", () => {
     expect(Number.isFinite(body.house_value)).toBe(true);
   });
 
+  it("serves the /app page the build wrote to dist/static (nothing from web/ or node_modules at run time)", async () => {
+    const page = await fetch(`${base}/app`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script src="/app/app.js" defer></script>');
+    for (const asset of ["app.js", "app.css", "holdout-points.json"]) {
+      const res = await fetch(`${base}/app/${asset}`, { headers: { "accept-encoding": "br" } });
+      expect(res.status, asset).toBe(200);
+      expect(res.headers.get("content-encoding"), asset).toBe("br");
+    }
+  });
+
   it("exports every metric the Grafana dashboard queries", async () => {
     const res = await fetch(`${base}/metrics`);
     expect(res.status).toBe(200);
