@@ -19,7 +19,7 @@ export interface paths {
         put?: never;
         /**
          * Predict one house's median value
-         * @description Returns the predicted median house value in units of $100,000.
+         * @description Returns the predicted median house value in units of $100,000. With `?detail=true` also a calibrated prediction interval at `level` and the features outside the training range.
          */
         post: operations["predictHouse"];
         delete?: never;
@@ -165,6 +165,42 @@ export interface components {
         };
         /**
          * @example {
+         *       "house_value": 4.4,
+         *       "interval": {
+         *         "level": 0.9,
+         *         "low": 3.61,
+         *         "high": 5.23
+         *       },
+         *       "out_of_range": [],
+         *       "model_version": "1.0.0"
+         *     }
+         */
+        PredictDetailResponse: {
+            /** @description Predicted median house value, in units of $100,000 */
+            house_value: number;
+            interval: components["schemas"]["Interval"];
+            /** @description Features outside the training range recorded in the model card (empty when none) */
+            out_of_range: ("MedInc" | "HouseAge" | "AveRooms" | "AveBedrms" | "Population" | "AveOccup" | "Latitude" | "Longitude")[];
+            /** @description Version of the model that answered (the card's `version`) */
+            model_version: string;
+        };
+        /**
+         * @example {
+         *       "level": 0.9,
+         *       "low": 3.61,
+         *       "high": 5.23
+         *     }
+         */
+        Interval: {
+            /** @description Share of houses like this one whose true value falls in [low, high] */
+            level: number;
+            /** @description Lower bound, in units of $100,000 (≤ house_value) */
+            low: number;
+            /** @description Upper bound, in units of $100,000 (≥ house_value) */
+            high: number;
+        };
+        /**
+         * @example {
          *       "type": "https://house-price.dev/problems/validation",
          *       "title": "Request validation failed",
          *       "status": 422,
@@ -233,6 +269,19 @@ export interface components {
         BulkResponse: {
             /** @description One value per input house, in input order */
             house_values: number[];
+        };
+        BulkDetailResponse: {
+            /** @description One value per input house, in input order */
+            house_values: number[];
+            /** @description One detail per input house, in input order */
+            details: components["schemas"]["RowDetail"][];
+            /** @description Version of the model that answered (the card's `version`) */
+            model_version: string;
+        };
+        RowDetail: {
+            interval: components["schemas"]["Interval"];
+            /** @description Features outside the training range recorded in the model card (empty when none) */
+            out_of_range: ("MedInc" | "HouseAge" | "AveRooms" | "AveBedrms" | "Population" | "AveOccup" | "Latitude" | "Longitude")[];
         };
         /**
          * @example {
@@ -420,7 +469,12 @@ export interface operations {
     };
     predictHouse: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true` adds a calibrated prediction interval and the out-of-range features (default false) */
+                detail?: "true" | "false";
+                /** @description Coverage of the interval: one of the model card's `intervals.levels` (0.8, 0.9, 0.95); default 0.9 */
+                level?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -431,7 +485,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The prediction */
+            /** @description The prediction (`PredictDetailResponse` with `?detail=true`) */
             200: {
                 headers: {
                     /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
@@ -439,7 +493,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PredictResponse"];
+                    "application/json": components["schemas"]["PredictResponse"] | components["schemas"]["PredictDetailResponse"];
                 };
             };
             /** @description Malformed JSON, invalid UTF-8 or an empty body */
@@ -478,7 +532,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field failed validation; `errors` lists every failing field with its path and value */
+            /** @description A field failed validation, or `detail`/`level` is not allowed (a level the model card does not list); `errors` lists every failing field with its path and value */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -509,7 +563,12 @@ export interface operations {
     };
     predictHouses: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true` adds a calibrated prediction interval and the out-of-range features (default false) */
+                detail?: "true" | "false";
+                /** @description Coverage of the interval: one of the model card's `intervals.levels` (0.8, 0.9, 0.95); default 0.9 */
+                level?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -520,7 +579,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description One value per house, in input order */
+            /** @description One value per house, in input order (with `?detail=true`, one detail per house too) */
             200: {
                 headers: {
                     /** @description RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."` */
@@ -528,7 +587,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BulkResponse"];
+                    "application/json": components["schemas"]["BulkResponse"] | components["schemas"]["BulkDetailResponse"];
                 };
             };
             /** @description Malformed JSON, invalid UTF-8 or an empty body */
@@ -567,7 +626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A field failed validation; `errors` lists every failing field with its path and value */
+            /** @description A field failed validation, or `detail`/`level` is not allowed (a level the model card does not list); `errors` lists every failing field with its path and value */
             422: {
                 headers: {
                     [name: string]: unknown;
