@@ -45,8 +45,12 @@ param apiKeys string = ''
 @description('Bearer token required by GET /metrics (empty: open).')
 param metricsToken string = ''
 
-@description('Also deploy the AKS path (cluster with KEDA, ACR, workload identity).')
+@description('Also deploy the AKS path (cluster, ACR, workload identity, managed Prometheus and its alert rules).')
 param deployAks bool = false
+@description('With deployAks: also deploy Azure Managed Grafana on the Azure Monitor workspace (principalId becomes Grafana Admin).')
+param deployGrafana bool = false
+@description('With deployAks: action group the Prometheus alert rules notify (resource id; empty: no notifications).')
+param alertActionGroupId string = ''
 
 var tags = {
   'azd-env-name': environmentName
@@ -165,6 +169,23 @@ module aks 'modules/aks.bicep' = if (deployAks) {
   }
 }
 
+// Managed Prometheus end to end: Azure Monitor workspace, DCE, DCR, DCR association, alert rule groups, Grafana.
+module managedPrometheus 'modules/managed-prometheus.bicep' = if (deployAks) {
+  name: 'managed-prometheus'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    clusterName: aks.outputs.clusterName
+    workspaceName: 'amw-${token}'
+    deployGrafana: deployGrafana
+    grafanaName: take('amg-${token}', 23)
+    grafanaAdminPrincipalId: principalId
+    grafanaAdminPrincipalType: principalType
+    actionGroupId: alertActionGroupId
+  }
+}
+
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
@@ -177,3 +198,12 @@ output AKS_CLUSTER_NAME string = deployAks ? aks.outputs.clusterName : ''
 output AZURE_CONTAINER_REGISTRY_NAME string = deployAks ? aks.outputs.acrName : ''
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = deployAks ? aks.outputs.acrLoginServer : ''
 output AKS_WORKLOAD_IDENTITY_CLIENT_ID string = deployAks ? aks.outputs.workloadIdentityClientId : ''
+output AZURE_MONITOR_WORKSPACE_ID string = deployAks ? managedPrometheus.outputs.workspaceId : ''
+output AZURE_MONITOR_WORKSPACE_NAME string = deployAks ? managedPrometheus.outputs.workspaceName : ''
+output PROMETHEUS_QUERY_ENDPOINT string = deployAks ? managedPrometheus.outputs.prometheusQueryEndpoint : ''
+output PROMETHEUS_DATA_COLLECTION_ENDPOINT_NAME string = deployAks ? managedPrometheus.outputs.dataCollectionEndpointName : ''
+output PROMETHEUS_DATA_COLLECTION_RULE_NAME string = deployAks ? managedPrometheus.outputs.dataCollectionRuleName : ''
+output PROMETHEUS_DATA_COLLECTION_RULE_ASSOCIATION_NAME string = deployAks ? managedPrometheus.outputs.dataCollectionRuleAssociationName : ''
+output PROMETHEUS_RULE_GROUP_NAMES array = deployAks ? managedPrometheus.outputs.ruleGroupNames : []
+output GRAFANA_NAME string = deployAks ? managedPrometheus.outputs.grafanaName : ''
+output GRAFANA_ENDPOINT string = deployAks ? managedPrometheus.outputs.grafanaEndpoint : ''
