@@ -250,7 +250,9 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
       for (const d of apiDeployments(objs())) {
         const e = (apiContainer(d).env as Container[]).find((x) => x.name === "REDIS_URL");
         expect(e?.valueFrom?.secretKeyRef?.key).toBe("REDIS_URL");
-        expect(objs().some((o) => o.kind === "Secret" && o.metadata.name === e.valueFrom.secretKeyRef.name)).toBe(true);
+        expect(objs().some((o) => o.kind === "Secret" && o.metadata.name === e?.valueFrom?.secretKeyRef?.name)).toBe(
+          true,
+        );
         expect(apiEnvironment(objs(), d).REDIS_URL).toBe(IN_CLUSTER_REDIS.has(overlay) ? IN_CLUSTER_REDIS_URL : "");
       }
       expect(apiConfigMap(objs(), apiDeployments(objs())[0]!).data.REDIS_URL).toBeUndefined();

@@ -18,6 +18,7 @@ import {
   rel,
   renderer,
   validateObject,
+  type K8sObject,
 } from "./helpers";
 
 const SCRIPTS = [
@@ -114,9 +115,9 @@ describe.skipIf(!renderer || !has("bash"))("scripts/aks-deploy.sh RENDER_ONLY=1"
     expect(r.status, r.stdout).not.toBe(0);
     return r.stderr;
   };
-  const container = (d: { spec: { template: { spec: { containers: { name: string }[] } } } }) =>
+  const container = (d: K8sObject) =>
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    d.spec.template.spec.containers.find((x) => x.name === "api") as any;
+    d.spec.template.spec.containers.find((x: { name: string }) => x.name === "api") as any;
 
   it.each([
     ["prod", {}],
