@@ -37,6 +37,9 @@ param cacheTimeoutMs int = 50
 param logLevel string = 'info'
 param rateLimitRequests int = 0
 param rateLimitWindowSeconds int = 60
+@description('TRUST_PROXY: proxies in front of the app that append to X-Forwarded-For. 1: the Functions front end alone; 2: Azure Front Door (or Application Gateway) in front of it.')
+@allowed(['1', '2', '3'])
+param trustProxy string = '1'
 param upstashRedisRestUrl string = ''
 @secure()
 param upstashRedisRestToken string = ''
@@ -184,9 +187,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: string(rateLimitWindowSeconds)
         }
         {
-          // Requests reach the app through the Functions front end, which sets X-Forwarded-For.
+          // Requests reach the app through the Functions front end, which appends the caller to X-Forwarded-For:
+          // the client is the entry trustProxy hops from the end (docs/DEPLOYMENT.md, "Client addresses").
           name: 'TRUST_PROXY'
-          value: 'true'
+          value: trustProxy
         }
         {
           name: 'UPSTASH_REDIS_REST_URL'
