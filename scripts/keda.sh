@@ -2,8 +2,9 @@
 # KEDA and the KEDA HTTP add-on: the pinned Helm install, and the check of what a cluster runs.
 #
 #   scripts/keda.sh install    helm upgrade --install of the pinned charts into namespace keda
-#   scripts/keda.sh check      stop (exit 1, with the reason) unless the cluster runs one KEDA operator
-#                              >= KEDA_MIN and an HTTP add-on (scaler and interceptor) >= HTTP_ADDON_MIN
+#   scripts/keda.sh check      stop (exit 1, with the reason) unless the cluster runs exactly one KEDA operator
+#                              >= KEDA_MIN (ours from Helm, or the AKS add-on's) and an HTTP add-on (scaler and
+#                              interceptor) >= HTTP_ADDON_MIN
 #   scripts/keda.sh versions   print the pins and minimums
 #
 # Why these minimums (docs/DEPLOYMENT.md, "KEDA and the HTTP add-on: versions"):
@@ -13,9 +14,10 @@
 #     the metric, and only the 0 <-> 1 activation works: the Deployment never scales above minReplicaCount.
 #   - HTTP add-on v0.14 reports wrong values when concurrency and requestRate are both set, as our
 #     InterceptorRoute does (fixed in v0.15.0, kedacore/http-add-on #1659).
-# The AKS KEDA add-on's version follows the cluster's Kubernetes version and cannot be pinned, so the AKS
-# path installs KEDA with Helm and keeps the add-on off (infra/bicep/modules/aks.bicep:
-# workloadAutoScalerProfile.keda.enabled false): two KEDA operators must never run in one cluster.
+# The AKS KEDA add-on's version follows the cluster's Kubernetes version (Azure/AKS CHANGELOG: 1.32 -> 2.16,
+# 1.33 -> 2.17) and moves with it, so the AKS path installs KEDA with Helm and keeps the add-on off
+# (infra/bicep/modules/aks.bicep: workloadAutoScalerProfile.keda.enabled false). `check` also accepts the add-on
+# alone when it is new enough, but never two KEDA operators in one cluster.
 #
 # Environment: KEDA_NAMESPACE (default keda; the ScaledObject's scaler address assumes it).
 set -euo pipefail
@@ -64,7 +66,7 @@ check() {
   local listing
   listing="$(list_deployments)" || die "cannot list Deployments (is the kube context set? az aks get-credentials ...)"
 
-  # KEDA: exactly one operator, in ${KEDA_NAMESPACE}, new enough.
+  # KEDA: exactly one operator (the Helm install in ${KEDA_NAMESPACE}, or the AKS add-on in kube-system), new enough.
   local operators
   operators="$(awk -F'\t' '$2 == "keda-operator"' <<<"${listing}")"
   [[ -n "${operators}" ]] ||
@@ -76,12 +78,13 @@ check() {
   ns="$(cut -f1 <<<"${operators}")"
   image="$(cut -f3 <<<"${operators}" | awk '{print $1}')"
   version="$(image_tag "${image}")"
-  if [[ "${ns}" != "${KEDA_NAMESPACE}" ]]; then
-    die "the KEDA operator runs in namespace ${ns} (${image}), not ${KEDA_NAMESPACE}: on AKS that is the managed KEDA add-on, whose version follows the Kubernetes version and may be older than ${KEDA_MIN}. Disable it (az aks update --disable-keda; Bicep: workloadAutoScalerProfile.keda.enabled false) and run scripts/keda.sh install"
-  fi
   [[ -n "${version}" ]] || die "cannot read the KEDA version from image '${image}'"
-  version_ge "${version}" "${KEDA_MIN}" ||
+  if ! version_ge "${version}" "${KEDA_MIN}"; then
+    if [[ "${ns}" == "kube-system" ]]; then
+      die "the AKS-managed KEDA add-on runs KEDA ${version} (${image}): >= ${KEDA_MIN} is needed (the HTTP add-on's scaler reports float metrics that older KEDA reads as 0, so the HPA never scales above minReplicaCount). The add-on's KEDA follows the Kubernetes version (1.33 ships 2.17): disable it (az aks update --disable-keda; Bicep: workloadAutoScalerProfile.keda.enabled false) and run scripts/keda.sh install"
+    fi
     die "KEDA ${version} is too old: >= ${KEDA_MIN} is needed (the HTTP add-on's scaler reports float metrics that older KEDA reads as 0, so the HPA never scales above minReplicaCount). Run scripts/keda.sh install"
+  fi
 
   # HTTP add-on: the external scaler and the interceptor, both new enough.
   local component line addon_version
@@ -95,7 +98,7 @@ check() {
     version_ge "${addon_version}" "${HTTP_ADDON_MIN}" ||
       die "KEDA HTTP add-on ${addon_version} (${component}) is too old: >= ${HTTP_ADDON_MIN} is needed (v0.14 mis-reports when concurrency and requestRate are both set, as the InterceptorRoute does). Run scripts/keda.sh install"
   done
-  echo "keda.sh: KEDA ${version} and HTTP add-on ${addon_version} in ${KEDA_NAMESPACE}: OK (>= ${KEDA_MIN}, >= ${HTTP_ADDON_MIN})"
+  echo "keda.sh: KEDA ${version} (namespace ${ns}) and HTTP add-on ${addon_version} (namespace ${KEDA_NAMESPACE}): OK (>= ${KEDA_MIN}, >= ${HTTP_ADDON_MIN})"
 }
 
 install() {

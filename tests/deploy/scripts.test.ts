@@ -224,7 +224,7 @@ describe.skipIf(!has("bash"))("scripts/keda.sh check", () => {
     const r = check(helm);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/KEDA 2\.20\.2 and HTTP add-on 0\.15\.0/);
+    expect(r.stdout).toMatch(/KEDA 2\.20\.2 \(namespace keda\) and HTTP add-on 0\.15\.0/);
   });
 
   it("passes at exactly the minimums (KEDA 2.17.0, add-on 0.15.0)", () => {
@@ -249,14 +249,19 @@ describe.skipIf(!has("bash"))("scripts/keda.sh check", () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it("stops when the AKS-managed KEDA add-on runs too (two operators), or only it runs", () => {
-    const aks = "kube-system\tkeda-operator\tmcr.microsoft.com/aks/keda/keda:2.14.1 ";
-    const both = check([...helm, aks]);
+  it("stops when the AKS-managed KEDA add-on runs too (two operators), or runs alone at a KEDA below 2.17", () => {
+    const aks = (v: string) => `kube-system\tkeda-operator\tmcr.microsoft.com/aks/keda/keda:${v} `;
+    const withoutOurs = helm.filter((l) => !l.includes("\tkeda-operator\t"));
+    const both = check([...helm, aks("2.17.1")]);
     expect(both.status).toBe(1);
     expect(both.stderr).toMatch(/more than one KEDA operator/);
-    const only = check([aks, ...helm.filter((l) => !l.includes("\tkeda-operator\t"))]);
-    expect(only.status).toBe(1);
-    expect(only.stderr).toMatch(/namespace kube-system .*managed KEDA add-on/);
+    const old = check([aks("2.16.0"), ...withoutOurs]);
+    expect(old.status).toBe(1);
+    expect(old.stderr).toMatch(/AKS-managed KEDA add-on runs KEDA 2\.16\.0.*--disable-keda/);
+    // The add-on alone on Kubernetes >= 1.33 (KEDA 2.17) is new enough.
+    const fine = check([aks("2.17.1"), ...withoutOurs]);
+    expect(fine.status, fine.stderr).toBe(0);
+    expect(fine.stdout).toMatch(/KEDA 2\.17\.1 \(namespace kube-system\)/);
   });
 
   it("stops when KEDA or the HTTP add-on is missing", () => {
