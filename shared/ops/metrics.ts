@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export function createMetrics() {
   const registry = new Registry();
   let inflightRowsNow = (): number => 0;
+  let modelReadyNow = (): boolean => false;
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
@@ -39,6 +40,11 @@ export function createMetrics() {
       "Failed cache calls (errors, timeouts, open circuit), by backend and operation",
       ["backend", "op", "reason"],
     ),
+    cacheCalls: counter(
+      "cache_calls_total",
+      "Calls to the shared cache backend, by backend and operation (what cache_errors_total is a share of)",
+      ["backend", "op"],
+    ),
     cacheCircuit: gauge("cache_circuit_open", "1 while the cache backend's circuit breaker is open", ["backend"]),
     modelInfo: gauge("model_info", "The model served (value 1)", ["name", "version", "source"]),
     inflightRows: new Gauge({
@@ -48,6 +54,14 @@ export function createMetrics() {
       // Read at scrape time rather than set twice per request.
       collect() {
         this.set(inflightRowsNow());
+      },
+    }),
+    modelReady: new Gauge({
+      name: "model_ready",
+      help: "1 once this process has its model loaded (GET /health answers 200), else 0",
+      registers,
+      collect() {
+        this.set(modelReadyNow() ? 1 : 0);
       },
     }),
     rateLimit: counter(
@@ -60,7 +74,49 @@ export function createMetrics() {
     readInflightRowsFrom(fn: () => number): void {
       inflightRowsNow = fn;
     },
+    /** Where model_ready reads its value when scraped. */
+    readModelReadyFrom(fn: () => boolean): void {
+      modelReadyNow = fn;
+    },
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the service serves, for zeroSeries. */
+export interface SeriesShape {
+  /** Every endpoint; the rate-limited ones (predictions, seed utilities) get their status series. */
+  endpoints: readonly { route: string; method: string; rateLimited?: boolean }[];
+  /** Name of the shared cache backend (redis, upstash), if any. */
+  sharedBackend?: string;
+  /** Whether a rate limiter runs. */
+  rateLimited: boolean;
+}
+
+/** Statuses whose shares the alerts and panels compute: served, limited, failed, refused. */
+const STATUSES = ["200", "429", "500", "503"] as const;
+
+/**
+ * Creates at 0 the series that the alerts (monitoring/alerts/rules.yaml) and the dashboard's ratios divide
+ * or sum, so that a healthy or idle service shows 0 instead of "no data" (an absent numerator makes a ratio
+ * absent, not 0). Counters only ever grow from here; nothing is reset.
+ */
+export function zeroSeries(m: Metrics, shape: SeriesShape): void {
+  for (const e of shape.endpoints) {
+    m.latency.zero({ route: e.route });
+    if (e.rateLimited) for (const status of STATUSES) m.requests.inc({ route: e.route, method: e.method, status }, 0);
+  }
+  for (const source of ["cache", "collapsed", "model"]) m.predictionRows.inc({ source }, 0);
+  m.cacheHits.inc({ tier: "memory" }, 0);
+  m.rejected.inc({ reason: "overloaded" }, 0);
+  m.rejected.inc({ reason: "unauthorized" }, 0);
+  const backend = shape.sharedBackend;
+  if (backend) {
+    m.cacheHits.inc({ tier: backend }, 0);
+    for (const op of ["get", "set"]) {
+      m.cacheCalls.inc({ backend, op }, 0);
+      for (const reason of ["error", "timeout", "circuit_open"]) m.cacheErrors.inc({ backend, op, reason }, 0);
+    }
+  }
+  if (shape.rateLimited) for (const result of ["allowed", "limited", "failed_open"]) m.rateLimit.inc({ result }, 0);
+}
