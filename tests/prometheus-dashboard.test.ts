@@ -159,17 +159,23 @@ describe.skipIf(!hasPrometheus || SKIP_REDIS)("dashboard and alert queries on a 
     redis = await startRedis();
     server = await startBuiltServer({ env: { REDIS_URL: redis.url, LOG_LEVEL: "warn", METRICS_TOKEN: "" } });
     prometheus = await startPrometheus(dir, scrapeConfig(server.port));
-    await load(server.url);
-    // Two scrapes after the load, so every rate() has a before and an after.
     const { url } = prometheus;
-    await eventually(
-      async () => {
-        const r = await query(url, 'count_over_time(up{job="house-price-api"}[30s])');
-        if (Number(r[0]?.value[1] ?? 0) < 5) throw new Error("not enough scrapes yet");
-      },
-      30_000,
-      250,
-    );
+    const scrapes = async (atLeast: number) =>
+      eventually(
+        async () => {
+          const r = await query(url, 'count_over_time(up{job="house-price-api"}[1m])');
+          const n = Number(r[0]?.value[1] ?? 0);
+          if (n < atLeast) throw new Error("not enough scrapes yet");
+          return n;
+        },
+        30_000,
+        250,
+      );
+    // Scrapes before and after the load, so every rate() over the load has a before and an after.
+    await scrapes(2);
+    await load(server.url);
+    const afterLoad = await scrapes(1);
+    await scrapes(afterLoad + 2);
   }, 90_000);
 
   afterAll(async () => {
