@@ -185,8 +185,9 @@ RENDERED="${WORK}/rendered.yaml"
 write_overlay >"${DEPLOY_DIR}/kustomization.yaml"
 kubectl kustomize "${DEPLOY_DIR}" >"${RENDERED}"
 # InterceptorRoute hosts are a set (the API server rejects a duplicate): add PUBLIC_HOST only when the
-# committed overlays do not route it already.
-if [[ -n "${PUBLIC_HOST:-}" ]] && ! sed -e 's/^[[:space:]]*- //' -e 's/"//g' "${RENDERED}" | grep -qxF "${PUBLIC_HOST}"; then
+# committed overlays do not route it already. (grep reads all its input, without -q: an early exit would
+# SIGPIPE sed and, under pipefail, read as "not found".)
+if [[ -n "${PUBLIC_HOST:-}" ]] && ! sed -e 's/^[[:space:]]*- //' -e 's/"//g' "${RENDERED}" | grep -xF -- "${PUBLIC_HOST}" >/dev/null; then
   write_overlay with-host >"${DEPLOY_DIR}/kustomization.yaml"
   kubectl kustomize "${DEPLOY_DIR}" >"${RENDERED}"
 fi
