@@ -29,8 +29,15 @@ GRAFANA_NAME="${GRAFANA_NAME:-$(azd_value GRAFANA_NAME)}"
 [[ -n "${GRAFANA_NAME}" ]] || die "set GRAFANA_NAME (provision with DEPLOY_GRAFANA=true to create one)"
 
 az extension add --name amg --upgrade --only-show-errors >/dev/null
-az grafana dashboard import --resource-group "${RESOURCE_GROUP}" --name "${GRAFANA_NAME}" \
-  --definition "${DASHBOARD}" --overwrite true --only-show-errors >/dev/null
+# Retried: right after provisioning, the Grafana Admin role assignment may still be propagating.
+n=0
+until az grafana dashboard import --resource-group "${RESOURCE_GROUP}" --name "${GRAFANA_NAME}" \
+  --definition "${DASHBOARD}" --overwrite true --only-show-errors >/dev/null; do
+  n=$((n + 1))
+  [[ "${n}" -lt 12 ]] || die "import into ${GRAFANA_NAME} failed 12 times (do you have Grafana Admin or Editor on it?)"
+  echo "grafana-dashboard: import failed (role assignment still propagating?); retrying in 10s" >&2
+  sleep 10
+done
 endpoint="$(az grafana show --resource-group "${RESOURCE_GROUP}" --name "${GRAFANA_NAME}" \
   --query properties.endpoint --output tsv)"
 echo "grafana-dashboard: ${endpoint}/d/house-price-api (data source: the Managed Prometheus one of the workspace)"
