@@ -1,7 +1,6 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { Endpoint, Service } from "../shared/service";
 import type { CoreRequest, CoreResponse } from "../shared/http/core";
-import { lastForwardedFor } from "../shared/access/client-identity";
 
 /** An Azure Functions HttpRequest as the service's platform-neutral request. */
 export function toCoreRequest(request: HttpRequest): CoreRequest {
@@ -23,8 +22,9 @@ export function toCoreRequest(request: HttpRequest): CoreRequest {
         return { ok: false, reason: "aborted" };
       }
     },
-    // Azure's front end appends the caller's address (with a port) as the last X-Forwarded-For hop.
-    remoteAddress: lastForwardedFor(headers["x-forwarded-for"]),
+    // The worker sees no peer: Azure's front end is the first proxy (it appends the caller as `ip:port` to
+    // X-Forwarded-For), so the client address comes from X-Forwarded-For under TRUST_PROXY, as on the server.
+    remoteAddress: undefined,
   };
 }
 

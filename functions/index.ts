@@ -15,6 +15,12 @@ const { FUNCTION_AUTH_LEVEL } = getConfig();
 const staticRoot = path.join(__dirname, "../static");
 const service = createService({ config: getConfig(), appRoot: findAppRoot(__dirname), staticRoot });
 void service.holder.load().catch(() => undefined);
+if (getConfig().RATE_LIMIT_REQUESTS > 0 && getConfig().TRUST_PROXY === 0) {
+  // The worker has no peer address: without X-Forwarded-For every caller would share one rate-limit bucket.
+  service.logger.warn("TRUST_PROXY=0 on Azure Functions: every client shares one rate-limit bucket", {
+    hint: "1 behind the Functions front end, 2 with Azure Front Door in front (docs/DEPLOYMENT.md)",
+  });
+}
 const current = () => service;
 
 for (const endpoint of service.endpoints) {

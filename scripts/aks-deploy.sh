@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploy k8s-keda/overlays/prod (or prod-canary) to AKS, with the image pinned to a commit tag.
+# Deploy k8s-keda to AKS, with the image pinned to a commit tag.
 #
 #   RESOURCE_GROUP=rg-x AKS_NAME=aks-x ACR_NAME=acrx WORKLOAD_CLIENT_ID=<guid> \
 #   MODEL_BLOB_URL=https://<acct>.blob.core.windows.net/models/house-price/current/model.onnx \
@@ -10,19 +10,29 @@
 # AKS_WORKLOAD_IDENTITY_CLIENT_ID, MODEL_BLOB_URL.
 #
 # Environment:
-#   IMAGE_TAG           image tag (default: `git rev-parse --short HEAD`, what scripts/acr-build-push.sh pushed)
-#   ACR_LOGIN_SERVER    registry host (default: from ACR_NAME)
-#   PUBLIC_HOST         extra Host header routed by the InterceptorRoute (your Ingress/Gateway host)
-#   REDIS_URL           replaces the in-cluster Redis URL in Secret house-price-api-redis (e.g. Azure Managed
-#                       Redis: rediss://:<access-key>@<name>.<region>.redis.azure.net:10000)
+#   IMAGE_TAG             image tag (default: `git rev-parse --short HEAD`, what scripts/acr-build-push.sh pushed)
+#   ACR_LOGIN_SERVER      registry host (default: from ACR_NAME)
+#   OVERLAY               prod (default) or prod-canary (adds the header-routed model canary)
+#   CANARY_MODEL_BLOB_URL the candidate model.onnx (required with OVERLAY=prod-canary)
+#   REDIS_MODE            in-cluster (default; the Redis component with its init-container waits) or managed
+#                         (default when REDIS_URL is set: no Redis pods, no waits)
+#   REDIS_URL             the managed Redis, written to Secret house-price-api-redis (e.g. Azure Managed Redis:
+#                         rediss://:<access-key>@<name>.<region>.redis.azure.net:10000)
+#   PUBLIC_HOST           extra Host header routed by the InterceptorRoutes (your Ingress/Gateway host)
 #   API_KEYS, METRICS_TOKEN, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN
-#                       when set, written to Secret house-price-api-secrets (read by the pods via envFrom)
-#   OVERLAY             prod (default) or prod-canary
-#   ROLLOUT_TIMEOUT     default 300s
-#   RENDER_ONLY=1       print the rendered manifests and exit: no Azure, no cluster (used by tests/deploy)
+#                         when set, written to Secret house-price-api-secrets (read by the pods via envFrom);
+#                         every API Deployment (stable and canary) is restarted to read them
+#   INSTALL_KEDA=1        install the pinned KEDA + HTTP add-on charts first (scripts/keda.sh install)
+#   SCRAPE_CONFIG         apply (default): give Azure Monitor managed Prometheus the scrape job of
+#                         monitoring/prometheus-scrape-config.yaml (ConfigMap kube-system/ama-metrics-prometheus-config,
+#                         never overwriting one this project did not create); skip: leave it alone
+#   ROLLOUT_TIMEOUT       default 300s
+#   RENDER_ONLY=1         print the rendered manifests and exit: no Azure, no cluster (used by tests/deploy)
 #
+# Before applying, the script stops unless the cluster runs KEDA >= 2.17 and the HTTP add-on >= 0.15
+# (scripts/keda.sh check; docs/DEPLOYMENT.md explains why).
 # The manifests are rendered without editing the repository: a temporary overlay on top of the chosen one
-# sets the image, identity client id, model URL and hosts, then `kubectl apply` applies the result.
+# sets the image, identity client id, model URL(s), hosts and Redis URL, then `kubectl apply` applies the result.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +40,7 @@ NAMESPACE="w255"
 OVERLAY="${OVERLAY:-prod}"
 ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-300s}"
 RENDER_ONLY="${RENDER_ONLY:-0}"
-# Image name used by the committed prod overlay; the temporary overlay retargets it.
+# Image name used by the committed AKS overlays; the temporary overlay retargets it.
 COMMITTED_IMAGE="w255acr.azurecr.io/house-price-api"
 
 die() {
@@ -48,6 +58,33 @@ case "${OVERLAY}" in
   prod | prod-canary) ;;
   *) die "OVERLAY must be prod or prod-canary" ;;
 esac
+if [[ -n "${REDIS_URL:-}" ]]; then
+  REDIS_MODE="${REDIS_MODE:-managed}"
+else
+  REDIS_MODE="${REDIS_MODE:-in-cluster}"
+fi
+case "${REDIS_MODE}" in
+  in-cluster)
+    [[ -z "${REDIS_URL:-}" ]] ||
+      die "REDIS_URL is set but REDIS_MODE=in-cluster: the in-cluster Redis needs no URL (use REDIS_MODE=managed)"
+    OVERLAY_DIR="${OVERLAY}"
+    ;;
+  managed)
+    [[ -n "${REDIS_URL:-}" ]] || die "REDIS_MODE=managed needs REDIS_URL (rediss://:<key>@<host>:<port>)"
+    [[ "${REDIS_URL}" =~ ^rediss?:// ]] || die "REDIS_URL must start with redis:// or rediss://"
+    OVERLAY_DIR="${OVERLAY}-managed-redis"
+    ;;
+  *) die "REDIS_MODE must be in-cluster or managed" ;;
+esac
+if [[ "${OVERLAY}" == "prod-canary" ]]; then
+  [[ -n "${CANARY_MODEL_BLOB_URL:-}" ]] ||
+    die "OVERLAY=prod-canary needs CANARY_MODEL_BLOB_URL (https://<account>.blob.core.windows.net/models/house-price/<version>/model.onnx)"
+  [[ "${CANARY_MODEL_BLOB_URL}" == https://* ]] || die "CANARY_MODEL_BLOB_URL must be an https:// URL"
+fi
+if [[ -n "${PUBLIC_HOST:-}" ]]; then
+  [[ "${PUBLIC_HOST}" =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ ]] ||
+    die "PUBLIC_HOST must be a lower-case DNS name without scheme or port (got '${PUBLIC_HOST}')"
+fi
 command -v kubectl >/dev/null 2>&1 || die "kubectl is required"
 
 if [[ "${RENDER_ONLY}" != "1" ]]; then
@@ -79,12 +116,14 @@ cp -R "${ROOT}/k8s-keda" "${WORK}/k8s-keda"
 DEPLOY_DIR="${WORK}/k8s-keda/overlays/deploy"
 mkdir -p "${DEPLOY_DIR}"
 
-{
+# The temporary kustomization; `write_overlay with-host` also routes PUBLIC_HOST.
+write_overlay() {
   cat <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
+namespace: ${NAMESPACE}
 resources:
-  - ../${OVERLAY}
+  - ../${OVERLAY_DIR}
 images:
   - name: ${COMMITTED_IMAGE}
     newName: ${ACR_LOGIN_SERVER}/house-price-api
@@ -94,6 +133,26 @@ configMapGenerator:
     behavior: merge
     literals:
       - MODEL_BLOB_URL=${MODEL_BLOB_URL}
+EOF
+  if [[ "${OVERLAY}" == "prod-canary" ]]; then
+    cat <<EOF
+  - name: house-price-api-canary-config
+    behavior: merge
+    literals:
+      - MODEL_BLOB_URL=${CANARY_MODEL_BLOB_URL}
+EOF
+  fi
+  if [[ "${REDIS_MODE}" == "managed" ]]; then
+    # The URL comes from a file (not the kustomization) so its password never appears in a command line.
+    cat <<'EOF'
+secretGenerator:
+  - name: house-price-api-redis
+    behavior: replace
+    envs:
+      - redis.env
+EOF
+  fi
+  cat <<EOF
 patches:
   - target:
       kind: ServiceAccount
@@ -103,7 +162,7 @@ patches:
         path: /metadata/annotations/azure.workload.identity~1client-id
         value: "${WORKLOAD_CLIENT_ID}"
 EOF
-  if [[ -n "${PUBLIC_HOST:-}" ]]; then
+  if [[ "${1:-}" == "with-host" ]]; then
     cat <<EOF
   - target:
       group: http.keda.sh
@@ -114,22 +173,24 @@ EOF
         value: "${PUBLIC_HOST}"
 EOF
   fi
-} >"${DEPLOY_DIR}/kustomization.yaml"
+}
 
-if [[ -n "${REDIS_URL:-}" ]]; then
-  # Written to a file (not the kustomization) so the URL's password never appears in a command line.
-  printf 'REDIS_URL=%s\n' "${REDIS_URL}" >"${DEPLOY_DIR}/redis.env"
-  cat >>"${DEPLOY_DIR}/kustomization.yaml" <<'EOF'
-secretGenerator:
-  - name: house-price-api-redis
-    behavior: replace
-    envs:
-      - redis.env
-EOF
+if [[ "${REDIS_MODE}" == "managed" ]]; then
+  (
+    umask 077
+    printf 'REDIS_URL=%s\n' "${REDIS_URL}" >"${DEPLOY_DIR}/redis.env"
+  )
 fi
-
 RENDERED="${WORK}/rendered.yaml"
+write_overlay >"${DEPLOY_DIR}/kustomization.yaml"
 kubectl kustomize "${DEPLOY_DIR}" >"${RENDERED}"
+# InterceptorRoute hosts are a set (the API server rejects a duplicate): add PUBLIC_HOST only when the
+# committed overlays do not route it already. (grep reads all its input, without -q: an early exit would
+# SIGPIPE sed and, under pipefail, read as "not found".)
+if [[ -n "${PUBLIC_HOST:-}" ]] && ! sed -e 's/^[[:space:]]*- //' -e 's/"//g' "${RENDERED}" | grep -xF -- "${PUBLIC_HOST}" >/dev/null; then
+  write_overlay with-host >"${DEPLOY_DIR}/kustomization.yaml"
+  kubectl kustomize "${DEPLOY_DIR}" >"${RENDERED}"
+fi
 
 if [[ "${RENDER_ONLY}" == "1" ]]; then
   cat "${RENDERED}"
@@ -140,10 +201,12 @@ fi
 az aks get-credentials --resource-group "${RESOURCE_GROUP}" --name "${AKS_NAME}" --overwrite-existing
 echo "aks-deploy: context $(kubectl config current-context)"
 
-for crd in scaledobjects.keda.sh interceptorroutes.http.keda.sh; do
-  kubectl get crd "${crd}" >/dev/null 2>&1 ||
-    die "CRD ${crd} missing: enable the AKS KEDA add-on and install the KEDA HTTP add-on (docs/DEPLOYMENT.md)"
-done
+if [[ "${INSTALL_KEDA:-0}" == "1" ]]; then
+  "${ROOT}/scripts/keda.sh" install
+fi
+# Stops unless one KEDA >= 2.17 and the HTTP add-on >= 0.15 run: with older versions the manifests apply
+# cleanly but the Deployment never scales above minReplicaCount.
+"${ROOT}/scripts/keda.sh" check
 
 if [[ -n "${ACR_NAME:-}" ]]; then
   az acr repository show --name "${ACR_NAME}" --image "house-price-api:${IMAGE_TAG}" >/dev/null ||
@@ -151,6 +214,10 @@ if [[ -n "${ACR_NAME:-}" ]]; then
 fi
 
 kubectl apply -f "${RENDERED}"
+
+# The API Deployments of this render: the stable one, and the canary with OVERLAY=prod-canary.
+api_deployments=(house-price-api)
+if [[ "${OVERLAY}" == "prod-canary" ]]; then api_deployments+=(house-price-api-canary); fi
 
 # Optional secrets, never committed: only the keys that are set.
 secret_args=()
@@ -163,11 +230,33 @@ done
 if [[ ${#secret_args[@]} -gt 0 ]]; then
   kubectl -n "${NAMESPACE}" create secret generic house-price-api-secrets "${secret_args[@]}" \
     --dry-run=client --output yaml | kubectl apply -f -
-  # envFrom is read at container start: restart so the pods see the new values.
-  kubectl -n "${NAMESPACE}" rollout restart deployment/house-price-api
+  # envFrom is read at container start: restart every API Deployment so that all pods see the new values.
+  for d in "${api_deployments[@]}"; do
+    kubectl -n "${NAMESPACE}" rollout restart "deployment/${d}"
+  done
 fi
 
-kubectl -n "${NAMESPACE}" rollout status deployment/redis --timeout="${ROLLOUT_TIMEOUT}"
-kubectl -n "${NAMESPACE}" rollout status deployment/house-price-api --timeout="${ROLLOUT_TIMEOUT}"
+# Azure Monitor managed Prometheus scrapes the API pods with the job of monitoring/ (the labels the dashboard
+# and the alerts use). The ConfigMap is cluster-wide: never overwrite one this project did not create.
+if [[ "${SCRAPE_CONFIG:-apply}" == "apply" ]]; then
+  owner="$(kubectl -n kube-system get configmap ama-metrics-prometheus-config \
+    --output jsonpath='{.metadata.labels.app\.kubernetes\.io/part-of}' 2>/dev/null || echo absent)"
+  if [[ "${owner}" == "absent" || "${owner}" == "house-price" ]]; then
+    kubectl -n kube-system create configmap ama-metrics-prometheus-config \
+      --from-file=prometheus-config="${ROOT}/monitoring/prometheus-scrape-config.yaml" \
+      --dry-run=client --output yaml |
+      kubectl label --local --filename - app.kubernetes.io/part-of=house-price --output yaml |
+      kubectl apply -f -
+  else
+    echo "aks-deploy: kube-system/ama-metrics-prometheus-config exists and is not ours: add the job of monitoring/prometheus-scrape-config.yaml to it yourself" >&2
+  fi
+fi
+
+if [[ "${REDIS_MODE}" == "in-cluster" ]]; then
+  kubectl -n "${NAMESPACE}" rollout status deployment/redis --timeout="${ROLLOUT_TIMEOUT}"
+fi
+for d in "${api_deployments[@]}"; do
+  kubectl -n "${NAMESPACE}" rollout status "deployment/${d}" --timeout="${ROLLOUT_TIMEOUT}"
+done
 kubectl -n "${NAMESPACE}" get deployments,pods,scaledobjects,interceptorroutes,hpa
-echo "aks-deploy: ${ACR_LOGIN_SERVER}/house-price-api:${IMAGE_TAG} rolled out to ${AKS_NAME}/${NAMESPACE}"
+echo "aks-deploy: ${ACR_LOGIN_SERVER}/house-price-api:${IMAGE_TAG} (overlays/${OVERLAY_DIR}) rolled out to ${AKS_NAME}/${NAMESPACE}"

@@ -5,7 +5,7 @@
 #
 #   scripts/minikube-run.sh
 #
-# Needs: minikube, kubectl, docker (client), curl; helm when KEDA must be installed.
+# Needs: minikube, kubectl, docker (client), curl; helm when KEDA must be installed (scripts/keda.sh).
 # Environment:
 #   MINIKUBE_PROFILE  minikube profile (default minikube)
 #   LOCAL_PORT        local port of the port-forward (default 8000)
@@ -73,12 +73,8 @@ crds_present() {
 }
 
 install_keda() {
-  command -v helm >/dev/null 2>&1 || die "helm is required to install KEDA (or install it yourself and use INSTALL_KEDA=never)"
-  log "installing KEDA and the KEDA HTTP add-on (namespace keda)"
-  helm repo add kedacore https://kedacore.github.io/charts --force-update >/dev/null
-  helm repo update kedacore >/dev/null
-  helm upgrade --install keda kedacore/keda --namespace keda --create-namespace --wait
-  helm upgrade --install http-add-on kedacore/keda-add-ons-http --namespace keda --wait
+  log "installing the pinned KEDA and KEDA HTTP add-on charts (namespace keda)"
+  "${ROOT}/scripts/keda.sh" install
 }
 
 case "${INSTALL_KEDA}" in
@@ -87,6 +83,8 @@ case "${INSTALL_KEDA}" in
   never) crds_present || die "KEDA / KEDA HTTP add-on CRDs missing (INSTALL_KEDA=never)" ;;
   *) die "INSTALL_KEDA must be auto, always or never" ;;
 esac
+# KEDA >= 2.17 and the HTTP add-on >= 0.15, or the Deployment never scales above one replica.
+"${ROOT}/scripts/keda.sh" check
 
 log "applying k8s-keda/overlays/dev"
 kubectl apply -k "${ROOT}/k8s-keda/overlays/dev"

@@ -18,7 +18,7 @@ import { ModelHolder, type ModelSource } from "./inference/model";
 import { Predictor } from "./inference/predictor";
 import type { Config } from "./ops/config";
 import { createLogger, type Logger } from "./ops/logger";
-import { createMetrics, type Metrics } from "./ops/metrics";
+import { createMetrics, zeroSeries, type Metrics } from "./ops/metrics";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { docsRoutes } from "./routes/docs";
 import { pageRoutes } from "./routes/page";
@@ -131,6 +131,8 @@ export function createService(deps: ServiceDeps): Service {
   };
   const endpoints = ROUTE_FAMILIES.flatMap((family) => family(ctx));
   const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(timeoutMs, 50), store);
+  zeroSeries(metrics, { endpoints, sharedBackend: shared?.name, rateLimited: limiter !== undefined });
+  metrics.readModelReadyFrom(() => holder.state.state === "ready");
   const apiKeyCheck = createApiKeyCheck(config.API_KEYS);
   const cors = createCorsPolicy(config.CORS_ALLOWED_ORIGINS);
   const { handle, run } = createPipeline({

@@ -33,6 +33,9 @@ param logLevel string = 'info'
 param cacheTtlSeconds int = 86400
 param cacheMaxEntries int = 50000
 param rateLimitRequests int = 0
+@allowed(['1', '2', '3'])
+@description('Function App TRUST_PROXY: 1 = the Functions front end only; 2 = Azure Front Door in front of it.')
+param trustProxy string = '1'
 
 @description('Upstash Redis REST endpoint for the shared cache of the Function App (empty: in-process cache only).')
 param upstashRedisRestUrl string = ''
@@ -45,8 +48,12 @@ param apiKeys string = ''
 @description('Bearer token required by GET /metrics (empty: open).')
 param metricsToken string = ''
 
-@description('Also deploy the AKS path (cluster with KEDA, ACR, workload identity).')
+@description('Also deploy the AKS path (cluster, ACR, workload identity, managed Prometheus and its alert rules).')
 param deployAks bool = false
+@description('With deployAks: also deploy Azure Managed Grafana on the Azure Monitor workspace (principalId becomes Grafana Admin).')
+param deployGrafana bool = false
+@description('With deployAks: action group the Prometheus alert rules notify (resource id; empty: no notifications).')
+param alertActionGroupId string = ''
 
 @description('Put Azure Front Door (Standard) in front of the Function App: GET /predict cached at the edge, the app reachable only through it.')
 param deployFrontDoor bool = false
@@ -158,6 +165,7 @@ module functionApp 'modules/functionapp.bicep' = {
     cacheTtlSeconds: cacheTtlSeconds
     cacheMaxEntries: cacheMaxEntries
     rateLimitRequests: rateLimitRequests
+    trustProxy: trustProxy
     upstashRedisRestUrl: upstashRedisRestUrl
     upstashRedisRestToken: upstashRedisRestToken
     apiKeys: apiKeys
@@ -197,6 +205,23 @@ module aks 'modules/aks.bicep' = if (deployAks) {
   }
 }
 
+// Managed Prometheus end to end: Azure Monitor workspace, DCE, DCR, DCR association, alert rule groups, Grafana.
+module managedPrometheus 'modules/managed-prometheus.bicep' = if (deployAks) {
+  name: 'managed-prometheus'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    clusterName: aks.outputs.clusterName
+    workspaceName: 'amw-${token}'
+    deployGrafana: deployGrafana
+    grafanaName: take('amg-${token}', 23)
+    grafanaAdminPrincipalId: principalId
+    grafanaAdminPrincipalType: principalType
+    actionGroupId: alertActionGroupId
+  }
+}
+
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
@@ -215,3 +240,12 @@ output AKS_CLUSTER_NAME string = deployAks ? aks.outputs.clusterName : ''
 output AZURE_CONTAINER_REGISTRY_NAME string = deployAks ? aks.outputs.acrName : ''
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = deployAks ? aks.outputs.acrLoginServer : ''
 output AKS_WORKLOAD_IDENTITY_CLIENT_ID string = deployAks ? aks.outputs.workloadIdentityClientId : ''
+output AZURE_MONITOR_WORKSPACE_ID string = deployAks ? managedPrometheus.outputs.workspaceId : ''
+output AZURE_MONITOR_WORKSPACE_NAME string = deployAks ? managedPrometheus.outputs.workspaceName : ''
+output PROMETHEUS_QUERY_ENDPOINT string = deployAks ? managedPrometheus.outputs.prometheusQueryEndpoint : ''
+output PROMETHEUS_DATA_COLLECTION_ENDPOINT_NAME string = deployAks ? managedPrometheus.outputs.dataCollectionEndpointName : ''
+output PROMETHEUS_DATA_COLLECTION_RULE_NAME string = deployAks ? managedPrometheus.outputs.dataCollectionRuleName : ''
+output PROMETHEUS_DATA_COLLECTION_RULE_ASSOCIATION_NAME string = deployAks ? managedPrometheus.outputs.dataCollectionRuleAssociationName : ''
+output PROMETHEUS_RULE_GROUP_NAMES array = deployAks ? managedPrometheus.outputs.ruleGroupNames : []
+output GRAFANA_NAME string = deployAks ? managedPrometheus.outputs.grafanaName : ''
+output GRAFANA_ENDPOINT string = deployAks ? managedPrometheus.outputs.grafanaEndpoint : ''

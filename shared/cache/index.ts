@@ -179,6 +179,7 @@ function guardedTier(shared: CacheBackend, opts: CacheOptions) {
   let lastFailure = 0;
   return {
     async call<T>(op: "get" | "set", fn: Op<T>): Promise<T | undefined> {
+      metrics.cacheCalls.inc({ backend: shared.name, op });
       try {
         return (await breaker.fire(fn)) as T;
       } catch (err) {

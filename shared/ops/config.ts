@@ -11,12 +11,22 @@ const optionalString = z
   .transform((v) => (v === "" ? undefined : v))
   .optional();
 
-const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no", ""])
-  .transform((v) => v === "true" || v === "1" || v === "yes")
-  .default(false);
-
 const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+/** Most proxies anyone chains in front of the app; more is a typo, not a topology. */
+const MAX_TRUSTED_PROXIES = 10;
+
+/**
+ * TRUST_PROXY: how many proxies in front of the app append to X-Forwarded-For (docs/DEPLOYMENT.md, "Client
+ * addresses"). A hop count 0..10, or the booleans it replaces: true/yes = 1, false/no/empty = 0.
+ */
+const trustedProxies = z
+  .string()
+  .trim()
+  .regex(/^(?:true|false|yes|no|\d{1,2}|)$/, "must be true, false or a number of proxies (0-10)")
+  .transform((v) => (v === "true" || v === "yes" ? 1 : v === "false" || v === "no" || v === "" ? 0 : Number(v)))
+  .pipe(z.number().int().min(0).max(MAX_TRUSTED_PROXIES))
+  .default(0);
 
 /**
  * Every configuration key the service reads, with its default. This is the only place that reads
@@ -64,8 +74,12 @@ export const ConfigSchema = z.object({
   /** Per-client request limit per window on the prediction endpoints (0 = off). */
   RATE_LIMIT_REQUESTS: int(0, 100_000_000, 0),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400, 60),
-  /** Trust X-Forwarded-For for the client address (behind a proxy or ingress). */
-  TRUST_PROXY: bool,
+  /**
+   * Number of proxies in front of the app that append to X-Forwarded-For (true = 1): the client address is the
+   * entry that many hops from its end. 1 behind the KEDA interceptor or the Azure Functions front end, 2 behind
+   * an ingress controller + the interceptor or Front Door + the Functions front end.
+   */
+  TRUST_PROXY: trustedProxies,
   /** Comma-separated API keys for the prediction endpoints; unset = open. */
   API_KEYS: optionalString,
   /** Azure Functions auth level of the prediction functions ("function" requires a function key). */

@@ -1,13 +1,37 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { FEATURES } from "../input/features";
 
+/** A gauge whose value is read when Prometheus scrapes, from a function handed over later (`readFrom`). */
+function scrapedGauge(registers: Registry[], name: string, help: string) {
+  let read = (): number => 0;
+  const gauge = new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(read());
+    },
+  });
+  return { gauge, readFrom: (fn: () => number): void => void (read = fn) };
+}
+
 /** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
 export function createMetrics() {
   const registry = new Registry();
-  let inflightRowsNow = (): number => 0;
-  let bodyBytesHeldNow = (): number => 0;
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  // Read at scrape time rather than set on every request.
+  const inflight = scrapedGauge(registers, "inflight_rows", "Rows of prediction work in progress");
+  const bodyBytes = scrapedGauge(
+    registers,
+    "request_body_bytes_held",
+    "Bytes of request bodies held in memory, counted against MAX_INFLIGHT_BODY_BYTES",
+  );
+  const ready = scrapedGauge(
+    registers,
+    "model_ready",
+    "1 once this process has its model loaded (GET /health answers 200), else 0",
+  );
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers });
   const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
@@ -41,25 +65,16 @@ export function createMetrics() {
       "Failed cache calls (errors, timeouts, open circuit), by backend and operation",
       ["backend", "op", "reason"],
     ),
+    cacheCalls: counter(
+      "cache_calls_total",
+      "Calls to the shared cache backend, by backend and operation (what cache_errors_total is a share of)",
+      ["backend", "op"],
+    ),
     cacheCircuit: gauge("cache_circuit_open", "1 while the cache backend's circuit breaker is open", ["backend"]),
     modelInfo: gauge("model_info", "The model served (value 1)", ["name", "version", "source"]),
-    inflightRows: new Gauge({
-      name: "inflight_rows",
-      help: "Rows of prediction work in progress",
-      registers,
-      // Read at scrape time rather than set twice per request.
-      collect() {
-        this.set(inflightRowsNow());
-      },
-    }),
-    bodyBytesHeld: new Gauge({
-      name: "request_body_bytes_held",
-      help: "Bytes of request bodies held in memory, counted against MAX_INFLIGHT_BODY_BYTES",
-      registers,
-      collect() {
-        this.set(bodyBytesHeldNow());
-      },
-    }),
+    inflightRows: inflight.gauge,
+    bodyBytesHeld: bodyBytes.gauge,
+    modelReady: ready.gauge,
     rateLimit: counter(
       "rate_limit_decisions_total",
       "Rate limit decisions (failed_open: the limiter backend failed and the request was let through)",
@@ -79,13 +94,11 @@ export function createMetrics() {
       "source",
     ]),
     /** Where inflight_rows reads its value when scraped. */
-    readInflightRowsFrom(fn: () => number): void {
-      inflightRowsNow = fn;
-    },
+    readInflightRowsFrom: inflight.readFrom,
     /** Where request_body_bytes_held reads its value when scraped. */
-    readBodyBytesHeldFrom(fn: () => number): void {
-      bodyBytesHeldNow = fn;
-    },
+    readBodyBytesHeldFrom: bodyBytes.readFrom,
+    /** Where model_ready reads its value when scraped. */
+    readModelReadyFrom: (fn: () => boolean): void => ready.readFrom(() => (fn() ? 1 : 0)),
   };
   // Zero from the start, so a rate over them exists before the first out-of-range row arrives.
   for (const feature of FEATURES) m.outOfRange.inc({ feature }, 0);
@@ -94,3 +107,41 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the service serves, for zeroSeries. */
+export interface SeriesShape {
+  /** Every endpoint; the rate-limited ones (predictions, seed utilities) get their status series. */
+  endpoints: readonly { route: string; method: string; rateLimited?: boolean }[];
+  /** Name of the shared cache backend (redis, upstash), if any. */
+  sharedBackend?: string;
+  /** Whether a rate limiter runs. */
+  rateLimited: boolean;
+}
+
+/** Statuses whose shares the alerts and panels compute: served, limited, failed, refused. */
+const STATUSES = ["200", "429", "500", "503"] as const;
+
+/**
+ * Creates at 0 the series that the alerts (monitoring/alerts/rules.yaml) and the dashboard's ratios divide
+ * or sum, so that a healthy or idle service shows 0 instead of "no data" (an absent numerator makes a ratio
+ * absent, not 0). Counters only ever grow from here; nothing is reset.
+ */
+export function zeroSeries(m: Metrics, shape: SeriesShape): void {
+  for (const e of shape.endpoints) {
+    m.latency.zero({ route: e.route });
+    if (e.rateLimited) for (const status of STATUSES) m.requests.inc({ route: e.route, method: e.method, status }, 0);
+  }
+  for (const source of ["cache", "collapsed", "model"]) m.predictionRows.inc({ source }, 0);
+  m.cacheHits.inc({ tier: "memory" }, 0);
+  m.rejected.inc({ reason: "overloaded" }, 0);
+  m.rejected.inc({ reason: "unauthorized" }, 0);
+  const backend = shape.sharedBackend;
+  if (backend) {
+    m.cacheHits.inc({ tier: backend }, 0);
+    for (const op of ["get", "set"]) {
+      m.cacheCalls.inc({ backend, op }, 0);
+      for (const reason of ["error", "timeout", "circuit_open"]) m.cacheErrors.inc({ backend, op, reason }, 0);
+    }
+  }
+  if (shape.rateLimited) for (const result of ["allowed", "limited", "failed_open"]) m.rateLimit.inc({ result }, 0);
+}

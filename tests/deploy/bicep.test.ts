@@ -132,8 +132,9 @@ describe("infra/bicep", () => {
     expect(aks).toMatch(/principalId: aks\.properties\.identityProfile\.kubeletidentity\.objectId/);
   });
 
-  it("AKS: KEDA add-on, OIDC issuer, workload identity federated with the w255/house-price-api ServiceAccount", () => {
-    expect(aks).toMatch(/workloadAutoScalerProfile: \{\s*keda: \{\s*enabled: true/);
+  it("AKS: no managed KEDA add-on (KEDA from the pinned Helm charts, never two operators), OIDC issuer, workload identity federated with the w255/house-price-api ServiceAccount", () => {
+    expect(aks).toMatch(/workloadAutoScalerProfile: \{\s*keda: \{\s*enabled: false/);
+    expect(aks).toMatch(/azureMonitorProfile: \{\s*metrics: \{\s*enabled: true/);
     expect(aks).toMatch(/oidcIssuerProfile: \{\s*enabled: true/);
     expect(aks).toMatch(/workloadIdentity: \{\s*enabled: true/);
     expect(aks).toMatch(/subject: 'system:serviceaccount:\$\{serviceAccountNamespace\}:\$\{serviceAccountName\}'/);
@@ -143,6 +144,52 @@ describe("infra/bicep", () => {
     // Same names as the manifests.
     const sa = parseYaml(read("k8s-keda", "base", "serviceaccount.yaml")) as { metadata: { name: string } };
     expect(sa.metadata.name).toBe("house-price-api");
+  });
+
+  it("wires managed Prometheus end to end: workspace <- DCR (via DCE) <- DCR association on the cluster", () => {
+    // As Microsoft's reference template (Azure/prometheus-collector AddonBicepTemplate/FullAzureMonitorMetricsProfile.bicep).
+    const mp = read("infra", "bicep", "modules", "managed-prometheus.bicep");
+    expect(mp).toMatch(/resource workspace 'Microsoft\.Monitor\/accounts@2023-04-03'/);
+    expect(mp).toMatch(/resource dce 'Microsoft\.Insights\/dataCollectionEndpoints@2022-06-01'[\s\S]*?kind: 'Linux'/);
+    const dcr = mp.slice(mp.indexOf("resource dcr "), mp.indexOf("resource dcra "));
+    expect(dcr).toMatch(/'Microsoft\.Insights\/dataCollectionRules@2022-06-01'/);
+    expect(dcr).toMatch(/kind: 'Linux'/);
+    expect(dcr).toMatch(/dataCollectionEndpointId: dce\.id/);
+    expect(dcr).toMatch(
+      /prometheusForwarder: \[\s*\{\s*name: 'PrometheusDataSource'\s*streams: \[\s*'Microsoft-PrometheusMetrics'/,
+    );
+    expect(dcr).toMatch(/monitoringAccounts: \[\s*\{\s*accountResourceId: workspace\.id\s*name: 'MonitoringAccount1'/);
+    expect(dcr).toMatch(
+      /dataFlows: \[\s*\{\s*streams: \[\s*'Microsoft-PrometheusMetrics'\s*\]\s*destinations: \[\s*'MonitoringAccount1'/,
+    );
+    const dcra = mp.slice(mp.indexOf("resource dcra "), mp.indexOf("module rules"));
+    expect(dcra).toMatch(/'Microsoft\.Insights\/dataCollectionRuleAssociations@2022-06-01'/);
+    expect(dcra).toMatch(/scope: aks\b/);
+    expect(dcra).toMatch(/dataCollectionRuleId: dcr\.id/);
+    expect(mp).toMatch(
+      /resource aks 'Microsoft\.ContainerService\/managedClusters@[\d-]+' existing = \{\s*name: clusterName/,
+    );
+    // Alert rule groups on the workspace; optional Grafana reading it (Monitoring Data Reader), admin for the user.
+    expect(mp).toMatch(/module rules 'prometheus-rules\.bicep'[\s\S]*?azureMonitorWorkspaceId: workspace\.id/);
+    expect(mp).toMatch(
+      /'Microsoft\.Dashboard\/grafana@[\d-]+' = if \(deployGrafana\)[\s\S]*?azureMonitorWorkspaceResourceId: workspace\.id/,
+    );
+    expect(mp).toContain("var monitoringDataReader = 'b0d8363b-8ddd-447d-831f-62ca05bff136'");
+    expect(mp).toContain("var grafanaAdmin = '22926164-76b3-42b3-bc55-97df8dab3e41'");
+    // main.bicep deploys it with the AKS path and names everything in its outputs.
+    expect(main).toMatch(/module managedPrometheus 'modules\/managed-prometheus\.bicep' = if \(deployAks\)/);
+    for (const o of [
+      "AZURE_MONITOR_WORKSPACE_ID",
+      "AZURE_MONITOR_WORKSPACE_NAME",
+      "PROMETHEUS_QUERY_ENDPOINT",
+      "PROMETHEUS_DATA_COLLECTION_ENDPOINT_NAME",
+      "PROMETHEUS_DATA_COLLECTION_RULE_NAME",
+      "PROMETHEUS_DATA_COLLECTION_RULE_ASSOCIATION_NAME",
+      "PROMETHEUS_RULE_GROUP_NAMES",
+      "GRAFANA_NAME",
+      "GRAFANA_ENDPOINT",
+    ])
+      expect(main).toMatch(new RegExp(`^output ${o} `, "m"));
   });
 
   it("calls every module with parameters it declares, and all its required ones", () => {

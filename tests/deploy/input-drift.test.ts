@@ -26,7 +26,7 @@ const hasPromtool = (() => {
 
 const dashboard = JSON.parse(read("monitoring", "grafana-dashboard.json")) as Json;
 const panel = dashboard.panels.find((p: Json) => p.title === "Inputs out of training range");
-const RULES = path.join(ROOT, "monitoring", "alerts-pending", "input-drift.rules.yaml");
+const RULES = path.join(ROOT, "monitoring", "alerts", "rules.yaml");
 
 describe("input drift monitoring", () => {
   it("has a dashboard panel for the share of rows out of range, overall and by feature", () => {
@@ -39,7 +39,7 @@ describe("input drift monitoring", () => {
 
   it("alerts on rows the service counts, with the threshold of the issue (5 % for 30 minutes)", async () => {
     const names = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
-    const groups = (parseYaml(read("monitoring", "alerts-pending", "input-drift.rules.yaml")) as Json).groups;
+    const groups = (parseYaml(read("monitoring", "alerts", "rules.yaml")) as Json).groups;
     const rules = groups.flatMap((g: Json) => g.rules);
     const alert = rules.find((r: Json) => r.alert === "HousePriceInputsOutOfRange");
     expect(alert.for).toBe("30m");
@@ -49,11 +49,7 @@ describe("input drift monitoring", () => {
   });
 
   it.skipIf(!hasPromtool)("passes its promtool unit tests, and the panel's queries parse", () => {
-    execFileSync("promtool", [
-      "test",
-      "rules",
-      path.join(ROOT, "monitoring", "alerts-pending", "input-drift.test.yaml"),
-    ]);
+    execFileSync("promtool", ["test", "rules", path.join(ROOT, "monitoring", "alerts", "rules.test.yaml")]);
     execFileSync("promtool", ["check", "rules", RULES]);
     const dir = mkdtempSync(path.join(tmpdir(), "drift-"));
     const exprs = panel.targets.map((t: Json) =>

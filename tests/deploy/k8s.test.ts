@@ -3,6 +3,7 @@
  * (kubernetes-models, @kubernetes-models/keda, the KEDA HTTP add-on's InterceptorRoute CRD), and the
  * deployment requirements hold on the rendered output.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -20,7 +21,17 @@ import {
   type K8sObject,
 } from "./helpers";
 
-const OVERLAYS = ["base", "overlays/dev", "overlays/prod", "overlays/prod-canary"] as const;
+const OVERLAYS = [
+  "overlays/dev",
+  "overlays/prod",
+  "overlays/prod-canary",
+  "overlays/prod-managed-redis",
+  "overlays/prod-canary-managed-redis",
+] as const;
+/** Overlays with components/in-cluster-redis (the others use a managed Redis: components/managed-redis). */
+const IN_CLUSTER_REDIS = new Set<string>(["overlays/dev", "overlays/prod", "overlays/prod-canary"]);
+const AKS_OVERLAYS = OVERLAYS.filter((o) => o !== "overlays/dev");
+const IN_CLUSTER_REDIS_URL = "redis://redis.w255.svc.cluster.local:6379";
 const KEYS = new Set<string>(CONFIG_KEYS);
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 20_000;
 const SCALER_ADDRESS = "keda-add-ons-http-external-scaler.keda:9090";
@@ -50,7 +61,10 @@ function apiEnvironment(objs: K8sObject[], d: K8sObject): Record<string, string>
   const env: Record<string, string> = { ...apiConfigMap(objs, d).data };
   for (const e of apiContainer(d).env ?? []) {
     if (typeof e.value === "string") env[e.name] = e.value;
-    else if (e.valueFrom?.secretKeyRef) {
+    else if (e.valueFrom?.configMapKeyRef) {
+      const cm = one(objs, "ConfigMap", e.valueFrom.configMapKeyRef.name);
+      env[e.name] = cm.data[e.valueFrom.configMapKeyRef.key];
+    } else if (e.valueFrom?.secretKeyRef) {
       const s = objs.find((o) => o.kind === "Secret" && o.metadata.name === e.valueFrom.secretKeyRef.name);
       if (s) env[e.name] = decodeSecret(s)[e.valueFrom.secretKeyRef.key]!;
     }
@@ -73,10 +87,11 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
         "Deployment",
         "InterceptorRoute",
         "ScaledObject",
-        "NetworkPolicy",
       ]) {
         expect(kinds, k).toContain(k);
       }
+      // The Redis NetworkPolicy comes with the in-cluster Redis only.
+      expect(kinds.has("NetworkPolicy"), "NetworkPolicy").toBe(IN_CLUSTER_REDIS.has(overlay));
       // The deprecated HTTPScaledObject API is not used (InterceptorRoute + ScaledObject instead).
       expect(kinds).not.toContain("HTTPScaledObject");
     });
@@ -104,20 +119,38 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
       expect(new Set(ids).size).toBe(ids.length);
     });
 
-    it("waits for Redis with two busybox init containers: DNS, then PING/PONG over nc", () => {
-      expect(one(objs(), "Service", "redis").spec.ports.map((p: Container) => p.port)).toContain(6379);
-      for (const d of apiDeployments(objs())) {
-        const init: Container[] = podSpec(d).initContainers ?? [];
-        expect(init, d.metadata.name).toHaveLength(2);
-        for (const c of init) expect(c.image).toMatch(/^busybox:\d+\.\d+/);
-        const [dns, pong] = init.map(commandText) as [string, string];
-        expect(dns).toMatch(/\b(nslookup|getent)\b/);
-        expect(dns).toMatch(/\bredis\b/);
-        expect(dns).toMatch(/until /);
-        expect(pong).toMatch(/printf 'PING\\r\\n' \| nc -w 1 redis 6379 \| grep -q PONG/);
-        expect(pong).toMatch(/until /);
-      }
-    });
+    it.skipIf(!IN_CLUSTER_REDIS.has(overlay))(
+      "in-cluster Redis: every API Deployment waits for it with two busybox init containers: DNS, then PING/PONG over nc",
+      () => {
+        expect(one(objs(), "Service", "redis").spec.ports.map((p: Container) => p.port)).toContain(6379);
+        expect(one(objs(), "Deployment", "redis")).toBeDefined();
+        expect(apiDeployments(objs()).length).toBeGreaterThan(0);
+        for (const d of apiDeployments(objs())) {
+          const init: Container[] = podSpec(d).initContainers ?? [];
+          expect(init, d.metadata.name).toHaveLength(2);
+          for (const c of init) expect(c.image).toMatch(/^busybox:\d+\.\d+/);
+          const [dns, pong] = init.map(commandText) as [string, string];
+          expect(dns).toMatch(/\b(nslookup|getent)\b/);
+          expect(dns).toMatch(/\bredis\b/);
+          expect(dns).toMatch(/until /);
+          expect(pong).toMatch(/printf 'PING\\r\\n' \| nc -w 1 redis 6379 \| grep -q PONG/);
+          expect(pong).toMatch(/until /);
+        }
+      },
+    );
+
+    it.skipIf(IN_CLUSTER_REDIS.has(overlay))(
+      "managed Redis: no Redis objects and no init container waiting for one",
+      () => {
+        expect(objs().filter((o) => o.metadata.name === "redis" || o.kind === "NetworkPolicy")).toEqual([]);
+        for (const d of apiDeployments(objs())) expect(podSpec(d).initContainers, d.metadata.name).toBeUndefined();
+        expect(
+          objs()
+            .map((o) => JSON.stringify(o))
+            .join("\n"),
+        ).not.toContain("redis.w255");
+      },
+    );
 
     it("probes /health (startup, readiness, tolerant liveness) on the container's HTTP port", () => {
       for (const d of apiDeployments(objs())) {
@@ -207,15 +240,20 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
         expect(() => parseConfig(env)).not.toThrow();
         const cfg = parseConfig(env);
         expect(cfg.PORT).toBe(8000);
-        expect(cfg.REDIS_URL).toMatch(/^rediss?:\/\//);
+        if (IN_CLUSTER_REDIS.has(overlay)) expect(cfg.REDIS_URL).toBe(IN_CLUSTER_REDIS_URL);
+        // Managed: empty until scripts/aks-deploy.sh writes the URL (the API then runs on its in-process cache).
+        else expect(cfg.REDIS_URL ?? "").toBe("");
       }
     });
 
-    it("takes REDIS_URL from a Secret, pointing at the in-cluster Redis by default", () => {
+    it("takes REDIS_URL from the rendered Secret (in-cluster Redis, or empty for a managed one)", () => {
       for (const d of apiDeployments(objs())) {
         const e = (apiContainer(d).env as Container[]).find((x) => x.name === "REDIS_URL");
         expect(e?.valueFrom?.secretKeyRef?.key).toBe("REDIS_URL");
-        expect(apiEnvironment(objs(), d).REDIS_URL).toBe("redis://redis.w255.svc.cluster.local:6379");
+        expect(objs().some((o) => o.kind === "Secret" && o.metadata.name === e?.valueFrom?.secretKeyRef?.name)).toBe(
+          true,
+        );
+        expect(apiEnvironment(objs(), d).REDIS_URL).toBe(IN_CLUSTER_REDIS.has(overlay) ? IN_CLUSTER_REDIS_URL : "");
       }
       expect(apiConfigMap(objs(), apiDeployments(objs())[0]!).data.REDIS_URL).toBeUndefined();
     });
@@ -287,8 +325,8 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
     });
   });
 
-  it("base and prod: ScaledObject 1..5 replicas", () => {
-    for (const overlay of ["base", "overlays/prod"]) {
+  it("prod overlays: the stable ScaledObject scales 1..5 replicas", () => {
+    for (const overlay of AKS_OVERLAYS) {
       const so = one(render(overlay), "ScaledObject", "house-price-api");
       expect([so.spec.minReplicaCount, so.spec.maxReplicaCount], overlay).toEqual([1, 5]);
     }
@@ -303,7 +341,14 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
     expect(one(objs, "InterceptorRoute", "house-price-api").spec.rules[0].hosts).toContain("house-price.local");
   });
 
-  describe.each(["overlays/prod", "overlays/prod-canary"])("%s (AKS)", (overlay) => {
+  it("TRUST_PROXY counts the proxies in front of the pods: 1 on dev (interceptor), 2 on AKS (ingress + interceptor)", () => {
+    const trust = (overlay: string) =>
+      apiConfigMap(render(overlay), one(render(overlay), "Deployment", "house-price-api")).data.TRUST_PROXY;
+    expect(trust("overlays/dev")).toBe("1");
+    for (const overlay of AKS_OVERLAYS) expect(trust(overlay), overlay).toBe("2");
+  });
+
+  describe.each(AKS_OVERLAYS)("%s (AKS)", (overlay) => {
     const objs = () => render(overlay);
 
     it("pulls the API image from ACR, pinned to a commit tag", () => {
@@ -326,9 +371,11 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
           d.spec.selector.matchLabels["azure.workload.identity/use"],
           "not in the immutable selector",
         ).toBeUndefined();
-        const url = apiEnvironment(objs(), d).MODEL_BLOB_URL;
-        expect(url).toMatch(/^https:\/\/[a-z0-9]+\.blob\.core\.windows\.net\/[a-z0-9-]+\/.+\/model\.onnx$/);
       }
+      // The committed stable URL is a placeholder (scripts/aks-deploy.sh sets the real one); no account name is
+      // committed anywhere under k8s-keda/.
+      const stable = apiEnvironment(objs(), one(objs(), "Deployment", "house-price-api")).MODEL_BLOB_URL;
+      expect(stable).toBe("https://example.invalid/models/house-price/current/model.onnx");
     });
 
     it("has a PodDisruptionBudget that selects the API pods and never blocks a drain", () => {
@@ -343,22 +390,31 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
     });
   });
 
-  it("prod-canary: the canary gets only requests with X-Model-Track: canary and its own model", () => {
-    const objs = render("overlays/prod-canary");
-    const stable = one(objs, "InterceptorRoute", "house-price-api");
-    const canary = one(objs, "InterceptorRoute", "house-price-api-canary");
-    expect(canary.spec.target.service).toBe("house-price-api-canary");
-    expect(canary.spec.rules[0].headers).toEqual([{ name: "X-Model-Track", value: "canary" }]);
-    expect(stable.spec.rules[0].headers).toBeUndefined();
-    for (const h of stable.spec.rules[0].hosts) expect(canary.spec.rules[0].hosts).toContain(h);
-    const stableEnv = apiEnvironment(objs, one(objs, "Deployment", "house-price-api"));
-    const canaryEnv = apiEnvironment(objs, one(objs, "Deployment", "house-price-api-canary"));
-    expect(canaryEnv.MODEL_BLOB_URL).not.toBe(stableEnv.MODEL_BLOB_URL);
-    expect(canaryEnv.REDIS_URL).toBe(stableEnv.REDIS_URL);
-    const so = one(objs, "ScaledObject", "house-price-api-canary");
-    expect(so.spec.scaleTargetRef.name).toBe("house-price-api-canary");
-    expect(so.spec.minReplicaCount).toBe(0);
-  });
+  it.each(["overlays/prod-canary", "overlays/prod-canary-managed-redis"])(
+    "%s: the canary gets only requests with X-Model-Track: canary and its own model",
+    (overlay) => {
+      const objs = render(overlay);
+      const stable = one(objs, "InterceptorRoute", "house-price-api");
+      const canary = one(objs, "InterceptorRoute", "house-price-api-canary");
+      expect(canary.spec.target.service).toBe("house-price-api-canary");
+      expect(canary.spec.rules[0].headers).toEqual([{ name: "X-Model-Track", value: "canary" }]);
+      expect(stable.spec.rules[0].headers).toBeUndefined();
+      for (const h of stable.spec.rules[0].hosts) expect(canary.spec.rules[0].hosts).toContain(h);
+      const stableEnv = apiEnvironment(objs, one(objs, "Deployment", "house-price-api"));
+      const canaryEnv = apiEnvironment(objs, one(objs, "Deployment", "house-price-api-canary"));
+      expect(canaryEnv.MODEL_BLOB_URL).not.toBe(stableEnv.MODEL_BLOB_URL);
+      // The canary's model comes from its own ConfigMap (set by scripts/aks-deploy.sh), not a literal env value.
+      const modelEnv = apiContainer(one(objs, "Deployment", "house-price-api-canary")).env.find(
+        (e: Container) => e.name === "MODEL_BLOB_URL",
+      );
+      expect(modelEnv.value).toBeUndefined();
+      expect(modelEnv.valueFrom.configMapKeyRef.name).toMatch(/^house-price-api-canary-config-[a-z0-9]{10}$/);
+      expect(canaryEnv.REDIS_URL).toBe(stableEnv.REDIS_URL);
+      const so = one(objs, "ScaledObject", "house-price-api-canary");
+      expect(so.spec.scaleTargetRef.name).toBe("house-price-api-canary");
+      expect(so.spec.minReplicaCount).toBe(0);
+    },
+  );
 });
 
 describe("k8s-keda sources (no renderer needed)", () => {
@@ -379,8 +435,24 @@ describe("k8s-keda sources (no renderer needed)", () => {
     expect(() => parseConfig(env)).not.toThrow();
   });
 
+  it("commits no storage account name (the model URLs are parameters of scripts/aks-deploy.sh)", () => {
+    const files = execFileSync("git", ["ls-files", "k8s-keda"], { cwd: path.join(K8S, ".."), encoding: "utf8" })
+      .split("\n")
+      .filter((f) => f.endsWith(".yaml") && !f.includes("/schemas/"));
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files)
+      expect(readFileSync(path.join(K8S, "..", f), "utf8"), f).not.toMatch(/[a-z0-9]{3,24}\.blob\.core\.windows\.net/);
+  });
+
   it("keeps the ServiceMonitor out of the kustomizations", () => {
-    for (const dir of ["base", "overlays/dev", "overlays/prod", "overlays/prod-canary"]) {
+    for (const dir of [
+      "base",
+      "components/in-cluster-redis",
+      "components/managed-redis",
+      "components/canary",
+      "overlays/aks",
+      ...OVERLAYS,
+    ]) {
       const k = path.join(K8S, dir, "kustomization.yaml");
       expect(existsSync(k)).toBe(true);
       expect(readFileSync(k, "utf8")).not.toMatch(/servicemonitor/i);

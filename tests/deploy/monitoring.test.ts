@@ -72,6 +72,37 @@ describe("Prometheus scrape config and ServiceMonitor", () => {
     );
   });
 
+  it.skipIf(!renderer)(
+    "stable and canary get the same job and their own instance_name, with the scrape config and the ServiceMonitor alike",
+    () => {
+      const objs = render("overlays/prod-canary");
+      const job = scrape.scrape_configs.find((j: Json) => j.job_name === "house-price-api");
+      const instanceRule = job.relabel_configs.find((r: Json) => r.target_label === "instance_name");
+      expect(instanceRule.source_labels).toEqual(["__meta_kubernetes_pod_label_app_kubernetes_io_instance"]);
+      // ServiceMonitor: job from the Services' app.kubernetes.io/name (not each Service's own name), instance_name
+      // from the same pod label as the scrape config.
+      expect(sm.spec.jobLabel).toBe("app.kubernetes.io/name");
+      const smRule = sm.spec.endpoints[0].relabelings.find((r: Json) => r.targetLabel === "instance_name");
+      expect(smRule.sourceLabels).toEqual(instanceRule.source_labels);
+      const selected = objs.filter(
+        (o) =>
+          o.kind === "Service" &&
+          Object.entries<string>(sm.spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v),
+      );
+      expect(selected.map((o) => o.metadata.name).sort()).toEqual(["house-price-api", "house-price-api-canary"]);
+      for (const svc of selected) expect(svc.metadata.labels[sm.spec.jobLabel]).toBe("house-price-api");
+      // Every API pod is kept by the scrape config's keep rules and carries distinct instance names.
+      const instances = new Set<string>();
+      for (const d of objs.filter((o) => o.kind === "Deployment" && o.metadata.name.startsWith("house-price-api"))) {
+        const labels = d.spec.template.metadata.labels;
+        expect(labels["app.kubernetes.io/name"]).toBe("house-price-api");
+        expect(d.spec.template.metadata.annotations["prometheus.io/scrape"]).toBe("true");
+        instances.add(labels["app.kubernetes.io/instance"]);
+      }
+      expect([...instances].sort()).toEqual(["house-price-api", "house-price-api-canary"]);
+    },
+  );
+
   it.skipIf(!renderer)("scrape annotations and ServiceMonitor match the rendered API Deployment and Service", () => {
     const objs = render("overlays/prod");
     const d = one(objs, "Deployment", "house-price-api");

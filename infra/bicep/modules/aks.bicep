@@ -1,11 +1,14 @@
-// The AKS path: an AKS cluster with the KEDA add-on, OIDC issuer and workload identity; an Azure Container
-// Registry the cluster pulls from (AcrPull for the kubelet identity); a user-assigned identity federated with
-// the Kubernetes ServiceAccount w255/house-price-api (k8s-keda/base/serviceaccount.yaml) that may read the
-// model container.
+// The AKS path: an AKS cluster with OIDC issuer, workload identity and managed Prometheus metrics; an Azure
+// Container Registry the cluster pulls from (AcrPull for the kubelet identity); a user-assigned identity
+// federated with the Kubernetes ServiceAccount w255/house-price-api (k8s-keda/base/serviceaccount.yaml) that may
+// read the model container.
 //
-// The KEDA HTTP add-on (interceptor, external scaler, operator) is not part of the AKS KEDA add-on: install it
-// with Helm into namespace `keda` after the cluster exists (docs/DEPLOYMENT.md). Its scaler address in the
-// ScaledObject (keda-add-ons-http-external-scaler.keda:9090) follows from that namespace.
+// KEDA is NOT the AKS add-on here: the add-on's KEDA version follows the cluster's Kubernetes version and cannot
+// be pinned, and HTTP autoscaling needs KEDA >= 2.17 (the HTTP add-on's scaler reports float metrics that older
+// KEDA reads as 0). scripts/keda.sh installs pinned KEDA and KEDA HTTP add-on charts into namespace `keda`
+// after the cluster exists, and scripts/aks-deploy.sh refuses to deploy unless the running versions are new
+// enough (docs/DEPLOYMENT.md). The ScaledObject's scaler address (keda-add-ons-http-external-scaler.keda:9090)
+// follows from that namespace.
 param location string
 param tags object = {}
 param clusterName string
@@ -85,13 +88,16 @@ resource aks 'Microsoft.ContainerService/managedClusters@2024-09-01' = {
         enabled: true
       }
     }
-    // KEDA (core) as a managed add-on; ScaledObject keda.sh/v1alpha1 is served by it.
+    // The AKS KEDA add-on stays off: KEDA comes from the pinned Helm chart (scripts/keda.sh), and two KEDA
+    // operators must never run in one cluster (both would drive the same ScaledObjects and HPAs).
     workloadAutoScalerProfile: {
       keda: {
-        enabled: true
+        enabled: false
       }
     }
-    // Managed Prometheus metrics (pair with monitoring/prometheus-scrape-config.yaml and the Grafana dashboard).
+    // Managed Prometheus metrics add-on (ama-metrics). It sends to the Azure Monitor workspace through the data
+    // collection rule and association of modules/managed-prometheus.bicep; the API pods' scrape job is
+    // monitoring/prometheus-scrape-config.yaml (installed by scripts/aks-deploy.sh).
     azureMonitorProfile: {
       metrics: {
         enabled: true
