@@ -1,7 +1,8 @@
 /**
  * The README's pictures of the /app page (`npm run build && npx tsx tools/app-screenshots.ts`): the built server
- * on a free port, Debian's Chromium, one prediction from the form and a small CSV run, then a PNG at desktop
- * width (docs/app-page.png) and one at 375 px (docs/app-page-375.png).
+ * on a free port, Debian's Chromium, one prediction from the form (with its 90 % range) and a small CSV run, then
+ * a PNG at desktop width (docs/app-page.png) and one at 375 px (docs/app-page-375.png), where the house's income
+ * is beyond the training range so that the out-of-range warning shows too.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,14 +23,16 @@ async function main(): Promise<void> {
   const server = await startBuiltServer({ cwd: root, env: { LOG_LEVEL: "warn" } });
   const browser = await launchChromium();
   try {
-    for (const [width, file] of [
-      [1280, "docs/app-page.png"],
-      [375, "docs/app-page-375.png"],
+    for (const [width, file, medInc] of [
+      [1280, "docs/app-page.png", undefined],
+      [375, "docs/app-page-375.png", "20"],
     ] as const) {
       const page = await browser.newPage({ viewport: { width, height: 900 }, deviceScaleFactor: 1 });
       await page.goto(`${server.url}/app`, { waitUntil: "networkidle" });
+      await page.waitForSelector("#level-field:not([hidden])");
+      if (medInc !== undefined) await page.fill("#MedInc", medInc);
       await page.click("#house-form button[type=submit]");
-      await page.waitForSelector('[data-testid="house-value"][data-value]');
+      await page.waitForSelector('[data-testid="house-interval"][data-low]');
       await page.setInputFiles("#bulk-file", path.join(dir, "houses.csv"));
       await page.waitForSelector("#bulk-results:not([hidden])");
       await page.screenshot({ path: path.join(root, file), fullPage: true });

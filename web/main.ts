@@ -1,12 +1,18 @@
-/** The /app page: wires the form, the map and the CSV flow, then labels the fields from the model card. */
-import { modelFeatures } from "./api/client";
+/**
+ * The /app page: wires the form, the map and the CSV flow, then labels the fields and offers the interval levels
+ * from the model card.
+ */
+import { modelCard } from "./api/client";
 import { wireBulk } from "./bulk";
 import { byId } from "./dom";
 import { createMap } from "./map";
-import { currentPosition, describeFields, renderFields, setPosition, wireForm } from "./single";
+import { currentPosition, describeFields, offerLevels, renderFields, setPosition, wireForm } from "./single";
 
+const status = byId("house-status");
+// One GET /model: labels get units and ranges, the level selector the card's levels.
+const card = modelCard((m) => (status.textContent = m));
 renderFields();
-wireForm();
+wireForm(card);
 wireBulk();
 const map = createMap((lat, lon) => setPosition(lat, lon));
 const start = currentPosition();
@@ -18,11 +24,14 @@ for (const id of ["Latitude", "Longitude"]) {
   });
 }
 
-const status = byId("house-status");
-void modelFeatures((m) => (status.textContent = m)).then(
-  (features) => {
-    if (features) describeFields(features);
-    status.textContent = "";
+const CARD_MISSING = "The model card could not be loaded; units, ranges and price ranges are missing.";
+void card.then(
+  (c) => {
+    if (c) {
+      describeFields(c.features);
+      offerLevels(c.intervals);
+    }
+    status.textContent = c ? "" : CARD_MISSING;
   },
-  () => (status.textContent = "The model card could not be loaded; units and ranges are missing."),
+  () => (status.textContent = CARD_MISSING),
 );

@@ -1,12 +1,22 @@
 /**
  * "One house": one input per feature (named as the API names it), labelled with the unit and training range
- * from the model card, defaults a typical hold-out house; submitting calls GET /predict (cacheable at the edge)
- * and shows the value, whether a cache served it and how long it took. A 422's field errors appear beside the
- * fields, tied to them with aria-invalid and aria-describedby.
+ * from the model card, defaults a typical hold-out house; submitting calls GET /predict?…&detail=true (cacheable
+ * at the edge) and shows the value, its prediction interval at the level chosen (the card's levels), a warning
+ * naming the features outside the training range, whether a cache served it and how long it took. A 422's field
+ * errors appear beside the fields, tied to them with aria-invalid and aria-describedby.
  */
 import { FEATURES, type FeatureName } from "../shared/input/features";
 import typical from "./data/typical-house.json";
-import { client, describeFailure, send, type FeatureInfo, type House, type Problem } from "./api/client";
+import {
+  client,
+  describeFailure,
+  send,
+  type FeatureInfo,
+  type House,
+  type ModelCard,
+  type PredictDetail,
+  type Problem,
+} from "./api/client";
 import { parseNumber } from "./csv";
 import { byId, make } from "./dom";
 
@@ -15,7 +25,22 @@ const dollars = new Intl.NumberFormat("en-US", { style: "currency", currency: "U
 /** "$452,600" from a value in units of $100,000. */
 export const formatValue = (houseValue: number) => dollars.format(houseValue * 100_000);
 
+/**
+ * An interval in dollars, rounded outwards to $1,000 (its bounds are estimates; rounding inwards would claim a
+ * narrower range than the model gives): 3.508 and 4.794 give "$350,000 – $480,000".
+ */
+export function formatRange(low: number, high: number): string {
+  const thousands = (v: number, round: (x: number) => number) => round(Math.round(v * 100_000) / 1000) * 1000;
+  return `${dollars.format(thousands(low, Math.floor))} – ${dollars.format(thousands(high, Math.ceil))}`;
+}
+
+/** "90 %" for a level of 0.9. */
+export const formatLevel = (level: number) => `${Number((level * 100).toFixed(1))} %`;
+
 const input = (f: FeatureName) => byId<HTMLInputElement>(f);
+
+/** The served model's card once GET /model has answered (undefined if it could not be loaded). */
+let card: Promise<ModelCard | undefined> = Promise.resolve(undefined);
 
 /** Builds the eight fields into the form (labels get units and ranges later, from the card). */
 export function renderFields(): void {
@@ -34,14 +59,27 @@ export function renderFields(): void {
   }
 }
 
+const nf = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 4 });
+const trainedOn = (info: FeatureInfo) => `trained on ${nf.format(info.min)} to ${nf.format(info.max)}`;
+
 /** Adds each feature's description, unit and training range (from GET /model) to its label. */
 export function describeFields(features: FeatureInfo[]): void {
-  const nf = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 4 });
   for (const info of features) {
     const hint = document.getElementById(`${info.name}-hint`);
     if (!hint) continue;
-    hint.textContent = `${info.description}, in ${info.unit}; trained on ${nf.format(info.min)} to ${nf.format(info.max)}`;
+    hint.textContent = `${info.description}, in ${info.unit}; ${trainedOn(info)}`;
   }
+}
+
+/** Offers the card's interval levels (its default chosen); a model without intervals gets plain predictions. */
+export function offerLevels(intervals: ModelCard["intervals"]): void {
+  const select = byId<HTMLSelectElement>("level");
+  select.replaceChildren(
+    ...(intervals?.levels ?? []).map(
+      (l) => new Option(formatLevel(l), String(l), l === intervals?.defaultLevel, l === intervals?.defaultLevel),
+    ),
+  );
+  byId("level-field").hidden = intervals === undefined;
 }
 
 function showFieldError(f: string, message: string | undefined): void {
@@ -94,9 +132,19 @@ function showProblem(problem: Problem | undefined, response: Response, status: H
   focusFirstInvalid();
 }
 
+/** The query of GET /predict: the house, plus detail=true at the chosen level when the card offers intervals. */
+async function predictQuery(house: House) {
+  const intervals = (await card)?.intervals;
+  if (!intervals) return house;
+  const level = Number(byId<HTMLSelectElement>("level").value);
+  return {
+    ...house,
+    detail: "true" as const,
+    level: intervals.levels.includes(level) ? level : intervals.defaultLevel,
+  };
+}
+
 async function predictOne(status: HTMLElement): Promise<void> {
-  const result = byId("house-value");
-  const meta = byId("house-meta");
   const house = readHouse();
   if (!house) {
     status.textContent = "Fix the marked fields.";
@@ -104,9 +152,10 @@ async function predictOne(status: HTMLElement): Promise<void> {
     return;
   }
   status.textContent = "Predicting…";
+  const query = await predictQuery(house);
   const started = performance.now();
   const { data, error, response } = await send(
-    () => client.GET("/predict", { params: { query: house } }),
+    () => client.GET("/predict", { params: { query } }),
     (m) => (status.textContent = m),
   );
   const ms = Math.round(performance.now() - started);
@@ -114,16 +163,49 @@ async function predictOne(status: HTMLElement): Promise<void> {
     showProblem(error as Problem | undefined, response, status);
     return;
   }
+  const result = byId("house-value");
   result.dataset.value = String(data.house_value);
   result.textContent = formatValue(data.house_value);
-  meta.textContent = `${cacheNote(response)} · ${ms} ms`;
+  const detail = "interval" in data ? data : undefined;
+  showInterval(detail?.interval);
+  showOutOfRange(detail?.out_of_range ?? [], house, (await card)?.features ?? []);
+  byId("house-meta").textContent = `${cacheNote(response)} · ${ms} ms`;
   status.textContent = "";
 }
 
-export function wireForm(): void {
+/** "90 % range: $350,000 – $480,000", with the raw bounds and level (units of $100,000) as data attributes. */
+function showInterval(interval: PredictDetail["interval"] | undefined): void {
+  const el = byId("house-interval");
+  el.hidden = interval === undefined;
+  if (!interval) return;
+  el.dataset.level = String(interval.level);
+  el.dataset.low = String(interval.low);
+  el.dataset.high = String(interval.high);
+  el.textContent = `${formatLevel(interval.level)} range: ${formatRange(interval.low, interval.high)}`;
+}
+
+/** Names the features outside the training range, with the value given and the range the model saw. */
+function showOutOfRange(names: readonly FeatureName[], house: House, features: FeatureInfo[]): void {
+  const el = byId("house-warning");
+  el.hidden = names.length === 0;
+  el.dataset.features = names.join(" ");
+  if (names.length === 0) return;
+  const listed = names.map((name) => {
+    const info = features.find((f) => f.name === name);
+    return info ? `${name} ${String(house[name])} (${trainedOn(info)})` : name;
+  });
+  el.textContent =
+    `Outside the training range: ${listed.join("; ")}. The model never saw such a house: ` +
+    "treat the value and its range as a guess.";
+}
+
+/** Wires the form; `modelCard` is the card's GET /model, which a prediction waits for to know its levels. */
+export function wireForm(modelCard: Promise<ModelCard | undefined>): void {
+  card = modelCard.catch(() => undefined);
   const form = byId<HTMLFormElement>("house-form");
   const status = byId("house-status");
   let busy = false; // one prediction at a time: a second Enter while one is in flight is ignored
+  let levelChanged = false; // a level chosen while one is in flight is asked for once it is done
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (busy) return;
@@ -136,7 +218,16 @@ export function wireForm(): void {
       .finally(() => {
         busy = false;
         form.removeAttribute("aria-busy");
+        if (levelChanged) {
+          levelChanged = false;
+          form.requestSubmit();
+        }
       });
+  });
+  // Another level for the house on show is asked for at once (the value shown stays until the answer).
+  byId("level").addEventListener("change", () => {
+    if (busy) levelChanged = true;
+    else if (byId("house-value").dataset.value !== undefined) form.requestSubmit();
   });
 }
 

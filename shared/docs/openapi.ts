@@ -19,20 +19,6 @@ import {
   ProblemSchema,
 } from "../input/schemas";
 
-/** Query parameters that shape a prediction's answer (shared/input/response-options.ts), as documentation. */
-const ResponseOptionsQuery = z.object({
-  detail: z
-    .enum(["true", "false"])
-    .optional()
-    .meta({ description: "Reserved for prediction intervals: accepted, covered by the ETag, no effect yet" }),
-  level: z
-    .number()
-    .gt(0)
-    .lt(1)
-    .optional()
-    .meta({ description: "Reserved: interval coverage in (0, 1), e.g. 0.9; accepted, covered by the ETag" }),
-});
-
 /** Security requirements as configured (Requirement[] of the OpenAPI security field). */
 type Requirement = Record<string, string[]>;
 const KEYS: Requirement[] = [{ apiKey: [] }, { bearer: [] }];
@@ -78,22 +64,26 @@ function predictQueryPath(registry: OpenAPIRegistry, security: Requirement[]): v
     description:
       "The eight features as query parameters, each once, written as JSON numbers (no hex, blanks or empty " +
       "values); any other parameter is refused. The same validation and answer as POST /predict, plus caching " +
-      "headers and 304 Not Modified on a matching If-None-Match.",
+      "headers and 304 Not Modified on a matching If-None-Match. With `detail=true` also a calibrated prediction " +
+      "interval at `level` and the features outside the training range, exactly as on the POST.",
     request: {
-      query: z.object(HouseSchema.shape).extend(ResponseOptionsQuery.shape),
+      query: z.object(HouseSchema.shape).extend(PredictionOptionsQuerySchema.shape),
       headers: z.object({
         "If-None-Match": z.string().optional().meta({ description: "An ETag from an earlier answer" }),
       }),
     },
     responses: {
       200: {
-        description: "The prediction",
+        description: "The prediction (`PredictDetailResponse` with `?detail=true`)",
         headers: cachingHeaders.extend({ "Cache-Status": cacheStatusHeader }),
-        content: { "application/json": { schema: PredictResponseSchema } },
+        content: { "application/json": { schema: z.union([PredictResponseSchema, PredictDetailResponseSchema]) } },
       },
       304: { description: "Not modified: If-None-Match matches the current ETag", headers: cachingHeaders },
       401: PREDICTION_ERRORS[401]!,
-      422: problem("A parameter is unknown, repeated, not a JSON number, missing or out of range; `errors` names it"),
+      422: problem(
+        "A parameter is unknown, repeated, not a JSON number, missing or out of range, or `level` is not one of the " +
+          "model card's levels; `errors` names it",
+      ),
       429: PREDICTION_ERRORS[429]!,
       503: PREDICTION_ERRORS[503]!,
     },

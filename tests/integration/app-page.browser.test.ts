@@ -1,7 +1,8 @@
 /**
  * The /app page driven in Debian's Chromium (playwright-core) against the built server: it loads clean, its
- * form and its CSV flow give exactly the API's values, errors land beside their fields, and it asks for an
- * API key and waits out Retry-After as a client should.
+ * form and its CSV flow give exactly the API's values (and the form the API's interval and out-of-range
+ * features), errors land beside their fields, and it asks for an API key and waits out Retry-After as a client
+ * should.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +17,7 @@ import { startBuiltServer, type BuiltServer } from "../support/server-process";
 // (the tests compile without the DOM library, which would change Node's own fetch types).
 declare const document: {
   getElementById(id: string): { textContent: string | null } | null;
-  querySelector(selector: string): { textContent: string | null } | null;
+  querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null;
   documentElement: { scrollWidth: number };
   activeElement: unknown;
 };
@@ -86,8 +87,46 @@ async function answered(page: Page): Promise<void> {
   await page.waitForFunction(() => document.getElementById("house-status")?.textContent !== "Predicting…");
 }
 
-/** The raw `house_value` text in a /predict answer, as the API wrote it. */
-const rawValue = (body: string) => /"house_value":([^,}]+)/.exec(body)![1]!;
+/** The raw text of a number field in a /predict answer, as the API wrote it (default: `house_value`). */
+const rawValue = (body: string, field = "house_value") => new RegExp(`"${field}":([^,}]+)`).exec(body)![1]!;
+
+/** GET /predict?…&detail=true for a house, straight from the service: the raw body. */
+async function detailAnswer(base: string, h: Record<string, number>, level?: string): Promise<string> {
+  const query = new URLSearchParams(Object.entries(h).map(([k, v]): [string, string] => [k, String(v)]));
+  query.set("detail", "true");
+  if (level !== undefined) query.set("level", level);
+  const res = await fetch(`${base}/predict?${query}`);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** What the page shows in its interval element: the raw data attributes and the text. */
+async function shownInterval(page: Page): Promise<{ level: string; low: string; high: string; text: string }> {
+  return page.$eval('[data-testid="house-interval"]', (el) => ({
+    level: el.getAttribute("data-level") ?? "",
+    low: el.getAttribute("data-low") ?? "",
+    high: el.getAttribute("data-high") ?? "",
+    text: el.textContent ?? "",
+  }));
+}
+
+/**
+ * The interval text, "90 % range: $351,000 – $479,000": the level as a percentage and bounds rounded outwards
+ * to whole thousands of dollars, so the range shown contains the API's.
+ */
+function expectIntervalText(text: string, level: string, low: string, high: string): void {
+  const m = /^([\d.]+) % range: \$([\d,]+) – \$([\d,]+)$/.exec(text);
+  expect(m, text).not.toBeNull();
+  const [pct, shownLow, shownHigh] = [m![1]!, m![2]!, m![3]!].map((t) => Number(t.replaceAll(",", "")));
+  expect(pct).toBeCloseTo(Number(level) * 100, 9);
+  const [lowDollars, highDollars] = [Number(low) * 100_000, Number(high) * 100_000];
+  expect(shownLow! % 1000).toBe(0);
+  expect(shownHigh! % 1000).toBe(0);
+  expect(shownLow).toBeLessThanOrEqual(Math.round(lowDollars));
+  expect(shownLow).toBeGreaterThan(lowDollars - 1000);
+  expect(shownHigh).toBeGreaterThanOrEqual(Math.round(highDollars));
+  expect(shownHigh).toBeLessThan(highDollars + 1000);
+}
 
 function csvOf(rows: number[], extra = true): string {
   // Columns in another order than the API's, plus a column of the caller's own, to show both are handled.
@@ -176,12 +215,114 @@ describe.runIf(enabled)("the /app page in Chromium", () => {
     await answered(w.page);
     await w.page.waitForFunction(() => document.getElementById("house-meta")?.textContent?.startsWith("from this"));
     expect(await w.page.$eval("#house-meta", (el) => el.textContent)).toMatch(/^from this browser's cache · \d+ ms$/);
-    // The page asked with GET, the request an edge cache can serve.
+    // The page asked with GET, the request an edge cache can serve, with the interval.
     expect(
-      w.requests.some(
-        (u) => new URL(u).pathname === "/predict" && new URL(u).searchParams.get("MedInc") === String(h.MedInc),
-      ),
+      w.requests.some((u) => {
+        const url = new URL(u);
+        return (
+          url.pathname === "/predict" &&
+          url.searchParams.get("MedInc") === String(h.MedInc) &&
+          url.searchParams.get("detail") === "true"
+        );
+      }),
     ).toBe(true);
+    expect(w.errors).toEqual([]);
+    await w.page.close();
+  });
+
+  it("shows the interval GET /predict?detail=true gives for the same house, at each of the card's levels", async () => {
+    const card = (
+      (await (await fetch(`${server.url}/model`)).json()) as {
+        card: { intervals: { levels: number[]; default_level: number } };
+      }
+    ).card.intervals;
+    const w = await openApp(browser, server.url);
+    // The selector offers the card's levels, its default chosen.
+    const offered = await w.page.$$eval("#level option", (os) =>
+      os.map((o) => ({ value: o.getAttribute("value"), selected: (o as unknown as { selected: boolean }).selected })),
+    );
+    expect(offered.map((o) => o.value)).toEqual(card.levels.map(String));
+    expect(offered.filter((o) => o.selected).map((o) => o.value)).toEqual([String(card.default_level)]);
+    expect(card.levels.length).toBeGreaterThan(1);
+
+    const h = house(11);
+    await fill(w.page, h);
+    await w.page.click("#house-form button[type=submit]");
+    await answered(w.page);
+    await w.page.waitForSelector('[data-testid="house-interval"][data-low]');
+    const api = await detailAnswer(server.url, h, String(card.default_level));
+    expect(await w.page.$eval('[data-testid="house-value"]', (el) => el.getAttribute("data-value"))).toBe(
+      rawValue(api),
+    );
+    const shown = await shownInterval(w.page);
+    expect(shown).toMatchObject({
+      level: rawValue(api, "level"),
+      low: rawValue(api, "low"),
+      high: rawValue(api, "high"),
+    });
+    expect(shown.level).toBe(String(card.default_level));
+    expectIntervalText(shown.text, shown.level, shown.low, shown.high);
+    expect(Number(shown.low)).toBeLessThan(Number(shown.high));
+    // An ordinary house: no warning.
+    expect(JSON.parse(api)).toMatchObject({ out_of_range: [] });
+    expect(await w.page.$eval('[data-testid="out-of-range"]', (el) => (el as { hidden: boolean }).hidden)).toBe(true);
+
+    // Another level is asked for at once, for the house on show.
+    const other = card.levels.find((l) => l !== card.default_level)!;
+    await w.page.selectOption("#level", String(other));
+    await w.page.waitForFunction(
+      (level) => document.querySelector('[data-testid="house-interval"]')?.getAttribute("data-level") === level,
+      String(other),
+    );
+    const apiOther = await detailAnswer(server.url, h, String(other));
+    const shownOther = await shownInterval(w.page);
+    expect(shownOther).toMatchObject({
+      level: rawValue(apiOther, "level"),
+      low: rawValue(apiOther, "low"),
+      high: rawValue(apiOther, "high"),
+    });
+    expect(shownOther.low).not.toBe(shown.low);
+    expectIntervalText(shownOther.text, shownOther.level, shownOther.low, shownOther.high);
+    expect(w.requests.some((u) => new URL(u).searchParams.get("level") === String(other))).toBe(true);
+    expect(w.errors).toEqual([]);
+    await w.page.close();
+  });
+
+  it("warns, naming MedInc and its training range, for a house with an income far beyond the training data", async () => {
+    const w = await openApp(browser, server.url);
+    const h = { ...house(11), MedInc: 800 };
+    await fill(w.page, h);
+    await w.page.click("#house-form button[type=submit]");
+    await answered(w.page);
+    // The page's own checks let it through: the API takes any MedInc > 0.
+    expect(await w.page.$eval("#house-status", (el) => el.textContent)).toBe("");
+    const warning = await w.page.waitForSelector('[data-testid="out-of-range"]:not([hidden])');
+    const api = await detailAnswer(server.url, h);
+    const answer = JSON.parse(api) as { out_of_range: string[] };
+    expect(answer.out_of_range).toEqual(["MedInc"]);
+    expect(await warning.getAttribute("data-features")).toBe(answer.out_of_range.join(" "));
+    const text = (await warning.textContent()) ?? "";
+    expect(text).toMatch(/^Outside the training range: MedInc 800 \(trained on [\d.]+ to [\d.]+\)\. /);
+    for (const f of FEATURES.filter((f) => f !== "MedInc")) expect(text).not.toContain(f);
+    // The value and interval shown are still the API's.
+    const shown = await shownInterval(w.page);
+    expect(shown).toMatchObject({
+      level: rawValue(api, "level"),
+      low: rawValue(api, "low"),
+      high: rawValue(api, "high"),
+    });
+    expect(await w.page.$eval('[data-testid="house-value"]', (el) => el.getAttribute("data-value"))).toBe(
+      rawValue(api),
+    );
+    // Accessible and one column at 375 px with the interval and the warning on show.
+    expect(await accessibilityViolations(w.page)).toEqual([]);
+    await w.page.setViewportSize({ width: 375, height: 800 });
+    expect(await w.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await accessibilityViolations(w.page)).toEqual([]);
+    // Back in range, the warning goes.
+    await fill(w.page, { MedInc: house(11).MedInc! });
+    await w.page.click("#house-form button[type=submit]");
+    await w.page.waitForSelector('[data-testid="out-of-range"][hidden]', { state: "attached" });
     expect(w.errors).toEqual([]);
     await w.page.close();
   });

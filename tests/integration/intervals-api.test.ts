@@ -97,7 +97,7 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
     });
   });
 
-  it("documents detail and level and both answer shapes in /openapi.json", async () => {
+  it("documents detail and level and both answer shapes in /openapi.json, for GET /predict too", async () => {
     const doc = (await host.send("GET", "/openapi.json")).json();
     for (const path of ["/predict", "/bulk_predict"]) {
       const names = doc.paths[path].post.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
@@ -109,6 +109,15 @@ describe.each(["standalone", "functions"] as const)("prediction detail on the %s
       );
     expect(refs("/predict")).toContain("#/components/schemas/PredictDetailResponse");
     expect(refs("/bulk_predict")).toContain("#/components/schemas/BulkDetailResponse");
+    // GET /predict serves detail too (the /app page asks it), so its document says so: the typed client follows.
+    const get = doc.paths["/predict"].get;
+    const query = get.parameters.filter((p: { in: string }) => p.in === "query");
+    expect(query.map((p: { name: string }) => p.name)).toEqual([...FEATURES, "detail", "level"]);
+    expect(query.at(-1).description).toMatch(/model card's `intervals.levels`/);
+    expect(get.responses["200"].content["application/json"].schema.anyOf.map((s: { $ref: string }) => s.$ref)).toEqual([
+      "#/components/schemas/PredictResponse",
+      "#/components/schemas/PredictDetailResponse",
+    ]);
   });
 
   it("answers 422 naming level or detail for a bad option", async () => {

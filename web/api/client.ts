@@ -10,6 +10,7 @@ import { retryAfterSeconds } from "./retry-after";
 
 export type House = components["schemas"]["House"];
 export type Problem = components["schemas"]["Problem"];
+export type PredictDetail = components["schemas"]["PredictDetailResponse"];
 
 export const client = createClient<paths>({ baseUrl: location.origin });
 
@@ -80,13 +81,38 @@ export interface FeatureInfo {
   max: number;
 }
 
-/** The served model's feature list from its card (GET /model): unit, description and training range. */
-export async function modelFeatures(notify: (message: string) => void): Promise<FeatureInfo[] | undefined> {
+/** The interval levels the card offers (`intervals.levels`, `intervals.default_level`). */
+export interface IntervalLevels {
+  levels: number[];
+  defaultLevel: number;
+}
+
+export interface ModelCard {
+  features: FeatureInfo[];
+  /** Undefined for a model without intervals: the page then asks for plain predictions. */
+  intervals: IntervalLevels | undefined;
+}
+
+/** What the page uses of the served model's card (GET /model); undefined when it could not be loaded. */
+export async function modelCard(notify: (message: string) => void): Promise<ModelCard | undefined> {
   const { data } = await send(() => client.GET("/model"), notify);
-  const features = (data?.card as { features?: unknown } | undefined)?.features;
-  if (!Array.isArray(features)) return undefined;
-  return features.filter(
-    (f): f is FeatureInfo =>
-      typeof f === "object" && f !== null && typeof f.name === "string" && typeof f.min === "number",
-  );
+  if (!data) return undefined;
+  const card = data.card as { features?: unknown; intervals?: { levels?: unknown; default_level?: unknown } };
+  const features = Array.isArray(card.features)
+    ? card.features.filter(
+        (f): f is FeatureInfo =>
+          typeof f === "object" && f !== null && typeof f.name === "string" && typeof f.min === "number",
+      )
+    : [];
+  return { features, intervals: intervalLevels(card.intervals) };
+}
+
+/** The card's levels as the service reads them (shared/input/prediction-options.ts): the default must be listed. */
+function intervalLevels(
+  section: { levels?: unknown; default_level?: unknown } | undefined,
+): IntervalLevels | undefined {
+  const levels = section?.levels;
+  if (!Array.isArray(levels) || levels.length === 0 || !levels.every((l) => typeof l === "number")) return undefined;
+  const fallback = typeof section?.default_level === "number" ? section.default_level : 0.9;
+  return { levels, defaultLevel: levels.includes(fallback) ? fallback : levels[0]! };
 }

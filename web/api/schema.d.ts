@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Predict one house's median value, cacheable (CDN, browser)
-         * @description The eight features as query parameters, each once, written as JSON numbers (no hex, blanks or empty values); any other parameter is refused. The same validation and answer as POST /predict, plus caching headers and 304 Not Modified on a matching If-None-Match.
+         * @description The eight features as query parameters, each once, written as JSON numbers (no hex, blanks or empty values); any other parameter is refused. The same validation and answer as POST /predict, plus caching headers and 304 Not Modified on a matching If-None-Match. With `detail=true` also a calibrated prediction interval at `level` and the features outside the training range, exactly as on the POST.
          */
         get: operations["predictHouseFromQuery"];
         put?: never;
@@ -389,9 +389,9 @@ export interface operations {
                 Latitude: number;
                 /** @description Longitude in degrees, in [-180, 180] */
                 Longitude: number;
-                /** @description Reserved for prediction intervals: accepted, covered by the ETag, no effect yet */
+                /** @description `true` adds a calibrated prediction interval and the out-of-range features (default false) */
                 detail?: "true" | "false";
-                /** @description Reserved: interval coverage in (0, 1), e.g. 0.9; accepted, covered by the ETag */
+                /** @description Coverage of the interval: one of the model card's `intervals.levels` (0.8, 0.9, 0.95); default 0.9 */
                 level?: number;
             };
             header?: {
@@ -403,7 +403,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The prediction */
+            /** @description The prediction (`PredictDetailResponse` with `?detail=true`) */
             200: {
                 headers: {
                     /** @description Strong validator: the model's sha256, the row's float32 bits, the options */
@@ -415,7 +415,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PredictResponse"];
+                    "application/json": components["schemas"]["PredictResponse"] | components["schemas"]["PredictDetailResponse"];
                 };
             };
             /** @description Not modified: If-None-Match matches the current ETag */
@@ -438,7 +438,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A parameter is unknown, repeated, not a JSON number, missing or out of range; `errors` names it */
+            /** @description A parameter is unknown, repeated, not a JSON number, missing or out of range, or `level` is not one of the model card's levels; `errors` names it */
             422: {
                 headers: {
                     [name: string]: unknown;
