@@ -20,6 +20,8 @@ import {
   type RequestInput,
 } from "../shared/open-inference/schemas";
 import { decodeInputs } from "../shared/open-inference/tensors";
+import { encodeInferenceResponse } from "../shared/open-inference/responses";
+import { INFERENCE_HEADER } from "../shared/open-inference/binary";
 import { problemResponse } from "../shared/http";
 import { officialErrors } from "./support/open-inference-official";
 
@@ -37,6 +39,7 @@ const matrix = (over: Partial<RequestInput> = {}): RequestInput => ({
 const perFeature = (over: Record<string, Partial<RequestInput>> = {}): RequestInput[] =>
   FEATURES.map((f) => ({ name: f, datatype: "FP64", shape: [2], data: ROWS.map((h) => h[f]), ...over[f] }));
 
+const JSON_OUT = { name: "house_value", binary: false };
 const INFO: ModelInfo = {
   name: "california-housing-gbdt",
   version: "1.0.0",
@@ -207,7 +210,7 @@ describe("responses", () => {
   });
 
   it("an inference response echoes the id and shapes the output [N, 1]", () => {
-    const res = inferenceResponse(INFO, ["house_value"], [4.5, 2.25], "req-1");
+    const res = inferenceResponse(INFO, [JSON_OUT], [4.5, 2.25], "req-1");
     expect(res).toEqual({
       model_name: "california-housing-gbdt",
       model_version: "1.0.0",
@@ -216,22 +219,26 @@ describe("responses", () => {
     });
     expect(InferenceResponseSchema.parse(res)).toEqual(res);
     expect(officialErrors("inference_response", res)).toEqual([]);
-    expect(inferenceResponse(INFO, ["house_value"], [1], undefined)).not.toHaveProperty("id");
+    expect(inferenceResponse(INFO, [JSON_OUT], [1], undefined)).not.toHaveProperty("id");
   });
 
-  it("honours the outputs selection and refuses unknown or binary outputs", () => {
-    expect(selectOutputs(INFO, undefined, undefined)).toEqual({ ok: true, value: ["house_value"] });
-    expect(selectOutputs(INFO, [], undefined)).toEqual({ ok: true, value: ["house_value"] });
+  it("honours the outputs selection, refuses unknown outputs and reads the binary_data flags", () => {
+    expect(selectOutputs(INFO, undefined, undefined)).toEqual({ ok: true, value: [JSON_OUT] });
+    expect(selectOutputs(INFO, [], undefined)).toEqual({ ok: true, value: [JSON_OUT] });
     expect(selectOutputs(INFO, [{ name: "house_value", parameters: { binary_data: false } }], undefined)).toEqual({
       ok: true,
-      value: ["house_value"],
+      value: [JSON_OUT],
     });
     const unknown = selectOutputs(INFO, [{ name: "price" }], undefined);
     expect(unknown.ok || unknown.failure.detail).toMatch(
       /output "price" is not produced by this model; it has house_value/,
     );
-    const binary = selectOutputs(INFO, undefined, { binary_data_output: true });
-    expect(binary.ok || binary.failure.detail).toMatch(/binary_data is not supported/);
+    const binary = { name: "house_value", binary: true };
+    expect(selectOutputs(INFO, undefined, { binary_data_output: true })).toEqual({ ok: true, value: [binary] });
+    // The output's own flag overrides the request's.
+    expect(
+      selectOutputs(INFO, [{ name: "house_value", parameters: { binary_data: false } }], { binary_data_output: true }),
+    ).toEqual({ ok: true, value: [JSON_OUT] });
   });
 
   it("turns any error answer into the protocol's error object, keeping its headers", () => {
@@ -255,5 +262,107 @@ describe("responses", () => {
     expect(officialErrors("inference_response", { outputs: [] })).not.toEqual([]);
     expect(officialErrors("metadata_model_response", { name: "m", platform: "p", extra: 1 })).not.toEqual([]);
     expect(officialErrors("inference_error_response", { error: 1 })).not.toEqual([]);
+  });
+});
+
+describe("Triton's binary tensor data extension", () => {
+  const enc = new TextEncoder();
+  function binaryBody(header: unknown, ...parts: ArrayBufferView[]): { bytes: Uint8Array; length: string } {
+    const json = enc.encode(JSON.stringify(header));
+    const chunks = parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+    const bytes = new Uint8Array(json.length + chunks.reduce((n, c) => n + c.length, 0));
+    bytes.set(json, 0);
+    let at = json.length;
+    for (const c of chunks) (bytes.set(c, at), (at += c.length));
+    return { bytes, length: String(json.length) };
+  }
+  const values = Float32Array.from(ROWS.flatMap(row));
+
+  it("reads an FP32 [N, 8] tensor from the bytes after the JSON, the same rows as JSON data", () => {
+    const { bytes, length } = binaryBody(
+      { inputs: [{ name: "input", datatype: "FP32", shape: [2, 8], parameters: { binary_data_size: 64 } }] },
+      values,
+    );
+    const parsed = parseInferenceRequest(bytes, length);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(decodeInputs(parsed.value.inputs, 100)).toEqual({ ok: true, value: { tensor: toTensor(ROWS), rows: 2 } });
+  });
+
+  it("reads per-feature tensors of mixed types, binary and JSON, in input order", () => {
+    const inputs = perFeature().map((i) => ({ ...i, data: undefined as unknown as unknown[] }));
+    const parts: ArrayBufferView[] = [];
+    inputs.forEach((input, c) => {
+      if (input.name === "HouseAge") {
+        input.datatype = "INT64";
+        parts.push(BigInt64Array.from(ROWS.map((h) => BigInt(h.HouseAge))));
+      } else if (c % 2 === 0) {
+        input.datatype = "FP64";
+        parts.push(Float64Array.from(ROWS.map((h) => h[input.name as keyof typeof h])));
+      } else {
+        input.data = ROWS.map((h) => h[input.name as keyof typeof h]);
+        return;
+      }
+      input.parameters = { binary_data_size: parts.at(-1)!.byteLength };
+      delete (input as { data?: unknown }).data;
+    });
+    const { bytes, length } = binaryBody({ inputs }, ...parts);
+    const parsed = parseInferenceRequest(bytes, length);
+    expect(parsed.ok || parsed.failure).toBe(true);
+    if (parsed.ok)
+      expect(decodeInputs(parsed.value.inputs, 100)).toEqual({ ok: true, value: { tensor: toTensor(ROWS), rows: 2 } });
+  });
+
+  it.each([
+    [
+      "a size that does not match the shape",
+      60,
+      undefined,
+      /input "input": binary_data_size is 60 bytes but shape \[2, 8\] of FP32 needs 64/,
+    ],
+    [
+      "bytes nobody declared",
+      64,
+      new Uint8Array(4),
+      /4 bytes of binary data that no input's binary_data_size accounts for/,
+    ],
+    [
+      "a header longer than the body",
+      64,
+      undefined,
+      /Inference-Header-Content-Length "9999" is not a byte count/,
+      "9999",
+    ],
+  ])("refuses %s", (_, size, extra, message, header?: string) => {
+    const parts: ArrayBufferView[] = [values.subarray(0, (size as number) / 4)];
+    if (extra) parts.push(extra as Uint8Array);
+    const { bytes, length } = binaryBody(
+      { inputs: [{ name: "input", datatype: "FP32", shape: [2, 8], parameters: { binary_data_size: size } }] },
+      ...parts,
+    );
+    const parsed = parseInferenceRequest(bytes, header ?? length);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.failure.detail).toMatch(message as RegExp);
+  });
+
+  it("refuses an input with neither data nor binary_data_size", () => {
+    const parsed = parseInferenceRequest(
+      enc.encode(JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 8] }] })),
+    );
+    expect(parsed.ok || parsed.failure.detail).toMatch(/input "input": data is required/);
+  });
+
+  it("answers a binary output as JSON then little-endian FP32, with Inference-Header-Content-Length", () => {
+    const out = [{ name: "house_value", binary: true }];
+    const res = inferenceResponse(INFO, out, [4.5, 2.25], "7");
+    const { body, headers } = encodeInferenceResponse(res, out, [4.5, 2.25]);
+    expect(headers["content-type"]).toBe("application/octet-stream");
+    const n = Number(headers[INFERENCE_HEADER]);
+    const bytes = body as Uint8Array;
+    const head = JSON.parse(new TextDecoder().decode(bytes.subarray(0, n)));
+    expect(head.outputs).toEqual([
+      { name: "house_value", datatype: "FP32", shape: [2, 1], parameters: { binary_data_size: 8 } },
+    ]);
+    expect(Array.from(new Float32Array(bytes.slice(n).buffer))).toEqual([4.5, 2.25]);
   });
 });

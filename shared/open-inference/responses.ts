@@ -1,12 +1,14 @@
 import { FEATURES, WIDTH } from "../features";
 import { fail, ok, type CoreResponse, type Result } from "../http";
 import type { ModelInfo } from "../model";
+import { fp32Bytes, INFERENCE_HEADER, joinBody } from "./binary";
 import type {
   ErrorResponse,
   InferenceResponse,
   ModelConfig,
   ModelMetadata,
   RequestOutput,
+  ResponseOutput,
   ServerMetadata,
 } from "./schemas";
 
@@ -14,10 +16,10 @@ import type {
 export const SERVER_NAME = "house-price-inference";
 
 /**
- * Protocol extensions this server speaks, as GET /v2 lists them. `model_configuration` is Triton's
- * GET …/config, which perf_analyzer reads to learn the batch dimension.
+ * Protocol extensions this server speaks, as GET /v2 lists them, under Triton's names: binary tensor data
+ * (binary.ts) and the model configuration (GET …/config, which perf_analyzer reads to learn the batch dimension).
  */
-export const EXTENSIONS = ["model_configuration"] as const;
+export const EXTENSIONS = ["binary_tensor_data", "model_configuration"] as const;
 
 /** The platform name the protocol defines for an ONNX model run by ONNX Runtime. */
 export const PLATFORM = "onnx_onnxv1";
@@ -68,48 +70,82 @@ export function modelConfig(info: ModelInfo, maxBatch: number): ModelConfig {
   };
 }
 
+/** An output the client asked for, and whether it wants it as binary data (Triton's extension). */
+export interface SelectedOutput {
+  name: string;
+  binary: boolean;
+}
+
 /**
  * The outputs a request asked for (none listed, or an empty list: all of them), checked before any work:
- * an unknown name or a binary output (Triton's binary-data extension, not spoken here) is a 400.
+ * an unknown name is a 400. An output comes back as binary data when its `binary_data` parameter says so,
+ * or else the request's `binary_data_output` does.
  */
 export function selectOutputs(
   info: ModelInfo,
   requested: readonly RequestOutput[] | undefined,
   parameters: Record<string, unknown> | undefined,
-): Result<string[]> {
+): Result<SelectedOutput[]> {
   const { output } = tensorNames(info);
   const binaryAll = parameters?.binary_data_output === true;
-  const wanted = requested && requested.length > 0 ? requested : [{ name: output }];
+  const wanted: RequestOutput[] = requested && requested.length > 0 ? [...requested] : [{ name: output }];
+  const selected: SelectedOutput[] = [];
   for (const o of wanted) {
     if (o.name !== output) {
       return fail("bad_request", `output ${JSON.stringify(o.name)} is not produced by this model; it has ${output}`);
     }
-    const binary = (o as RequestOutput).parameters?.binary_data ?? binaryAll;
-    if (binary === true) {
-      return fail(
-        "bad_request",
-        `output ${JSON.stringify(o.name)}: binary_data is not supported; ask for JSON ` +
-          "(perf_analyzer: --output-tensor-format=json)",
-      );
+    const binary = o.parameters?.binary_data;
+    if (binary !== undefined && typeof binary !== "boolean") {
+      return fail("bad_request", `output ${JSON.stringify(o.name)}: parameter binary_data must be true or false`);
     }
+    if (!selected.some((s) => s.name === o.name)) selected.push({ name: o.name, binary: binary ?? binaryAll });
   }
-  return ok([...new Set(wanted.map((o) => o.name))]);
+  return ok(selected);
 }
 
-/** The inference response: each selected output, FP32 [N, 1], the values in row order. */
+/** The inference response object: each selected output, FP32 [N, 1], the values in row order (JSON outputs). */
 export function inferenceResponse(
   info: ModelInfo,
-  outputs: readonly string[],
+  outputs: readonly SelectedOutput[],
   values: readonly number[],
   id: string | undefined,
 ): InferenceResponse {
   const res: InferenceResponse = {
     model_name: info.name,
     model_version: info.version,
-    outputs: outputs.map((name) => ({ name, datatype: FP32, shape: [values.length, 1], data: values as number[] })),
+    outputs: outputs.map((o) => {
+      const tensor = { name: o.name, datatype: FP32, shape: [values.length, 1] };
+      // A binary output has no `data`: its bytes follow the JSON (the extension's one departure from the schema).
+      if (o.binary)
+        return { ...tensor, parameters: { binary_data_size: values.length * 4 } } as unknown as ResponseOutput;
+      return { ...tensor, data: values as number[] };
+    }),
   };
   if (id !== undefined) res.id = id;
   return res;
+}
+
+/**
+ * The response body and its headers: plain JSON, or (when an output is binary) the JSON followed by the
+ * binary outputs with Inference-Header-Content-Length, as Triton answers.
+ */
+export function encodeInferenceResponse(
+  res: InferenceResponse,
+  outputs: readonly SelectedOutput[],
+  values: readonly number[],
+): { body: string | Uint8Array; headers: Record<string, string> } {
+  const json = JSON.stringify(res);
+  const binary = outputs.filter((o) => o.binary);
+  if (binary.length === 0) return { body: json, headers: { "content-type": "application/json" } };
+  const bytes = fp32Bytes(values);
+  const joined = joinBody(
+    json,
+    binary.map(() => bytes),
+  );
+  return {
+    body: joined.body,
+    headers: { "content-type": "application/octet-stream", [INFERENCE_HEADER]: String(joined.headerLength) },
+  };
 }
 
 /**

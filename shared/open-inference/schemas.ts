@@ -85,13 +85,15 @@ export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
 /**
  * The request as the service parses it: the documented schema with each tensor's `data` left as an array
  * of anything, so a 10,000-row tensor is not walked element by element by zod; the tensor decoder checks
- * every element itself and names the tensor and index of the first bad one.
+ * every element itself and names the tensor and index of the first bad one. `data` may be absent when the
+ * tensor travels as binary data after the JSON (`parameters.binary_data_size`, Triton's extension).
  */
 export const InferenceRequestEnvelopeSchema = InferenceRequestSchema.extend({
-  inputs: z.array(RequestInputSchema.extend({ data: z.array(z.unknown()) })).min(1),
+  inputs: z.array(RequestInputSchema.extend({ data: z.array(z.unknown()).optional() })).min(1),
 });
 export type InferenceRequestEnvelope = z.infer<typeof InferenceRequestEnvelopeSchema>;
-export type RequestInput = InferenceRequestEnvelope["inputs"][number];
+/** An input with its elements in hand (from JSON or from the binary part). */
+export type RequestInput = InferenceRequestEnvelope["inputs"][number] & { data: unknown[] };
 export type RequestOutput = z.infer<typeof RequestOutputSchema>;
 
 /** `$response_output`: one output tensor of an inference response. */
