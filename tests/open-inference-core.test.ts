@@ -273,7 +273,10 @@ describe("Triton's binary tensor data extension", () => {
     const bytes = new Uint8Array(json.length + chunks.reduce((n, c) => n + c.length, 0));
     bytes.set(json, 0);
     let at = json.length;
-    for (const c of chunks) (bytes.set(c, at), (at += c.length));
+    for (const c of chunks) {
+      bytes.set(c, at);
+      at += c.length;
+    }
     return { bytes, length: String(json.length) };
   }
   const values = Float32Array.from(ROWS.flatMap(row));
