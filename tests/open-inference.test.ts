@@ -377,7 +377,7 @@ describe("the built server (dist/server/main.js) speaks v2", () => {
       expect(r.status).toBe(200);
       const body = (await r.json()) as { outputs: { data: number[] }[] };
       expect(officialErrors("inference_response", body)).toEqual([]);
-      expect(body.outputs[0].data).toEqual(bulk);
+      expect(body.outputs[0]!.data).toEqual(bulk);
     }
     const missing = await post("/v2/models/nope/infer", { inputs: [matrixInput(HOUSES)] });
     expect(missing.status).toBe(404);
