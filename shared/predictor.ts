@@ -88,6 +88,16 @@ export class Predictor {
     return fail("model_unavailable", `The model is not available: ${reason}`);
   }
 
+  /**
+   * The loaded model, after waiting (up to loadWaitMs, as predict() does) for one that is still loading; the
+   * failure says why there is none. For routes that must know the model before reading a body (/v2 checks
+   * the name and version in the path).
+   */
+  readyModel(): Promise<Result<Model>> {
+    const ready = this.opts.holder.get();
+    return ready ? Promise.resolve(ok(ready)) : this.model();
+  }
+
   /** Predicts `n` rows packed as float32 [n, 8] in FEATURES order. */
   async predict(tensor: Float32Array, n: number): Promise<Result<PredictOutcome>> {
     const { metrics, maxInflightRows, cache } = this.opts;
