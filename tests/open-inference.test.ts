@@ -251,7 +251,7 @@ describe.each(["standalone", "functions"] as const)("Open Inference Protocol on 
       const r = await host.send("POST", `${MODEL}/infer`, { body, headers });
       expect(r.status).toBe(200);
       expect(r.headers.get("content-type")).toBe("application/octet-stream");
-      const raw = new Uint8Array(await r.bytes());
+      const raw = r.bytes();
       const n = Number(r.headers.get("inference-header-content-length"));
       const head = JSON.parse(new TextDecoder().decode(raw.subarray(0, n)));
       expect(head.outputs).toEqual([
