@@ -5,8 +5,7 @@ import type { Predictor } from "../predictor";
 import type { Config } from "../config";
 import { openInferenceHandlers, type ModelRef } from "../open-inference/handlers";
 
-/** The version GET /v2 reports: the service's (package.json's) version. */
-const SERVER_VERSION = "1.0.0";
+import { version as SERVER_VERSION } from "../../package.json";
 
 export interface OpenInferenceContext {
   config: Config;
@@ -41,6 +40,7 @@ export function openInferenceRoutes(ctx: OpenInferenceContext): Endpoint[] {
     holder: ctx.holder,
     predictor: ctx.predictor,
     maxBatch: ctx.config.MAX_BATCH,
+    // GET /v2 reports the service's own version (package.json's; esbuild inlines just that field).
     serverVersion: SERVER_VERSION,
     readBody: ctx.readBody,
   });
