@@ -18,6 +18,7 @@ import { createLogger, type Logger } from "./ops/logger";
 import { createMetrics, type Metrics } from "./ops/metrics";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { docsRoutes } from "./routes/docs";
+import { OPEN_INFERENCE_ERRORS, openInferenceRoutes } from "./routes/open-inference";
 import { operationRoutes } from "./routes/operations";
 import { predictionRoutes } from "./routes/predictions";
 import { seedUtilityRoutes } from "./routes/seed-utilities";
@@ -30,6 +31,7 @@ const ROUTE_FAMILIES: readonly ((ctx: ServiceContext) => Endpoint[])[] = [
   operationRoutes,
   docsRoutes,
   seedUtilityRoutes,
+  openInferenceRoutes,
 ];
 
 export interface ServiceDeps {
@@ -99,7 +101,7 @@ export function createService(deps: ServiceDeps): Service {
   const admission = createBodyAdmission(config, metrics);
   const legacy = (status: number, body: Record<string, unknown>) =>
     jsonResponse(status, { ...body, app_identifier: instanceId });
-  const readJsonBytes = admission.readJsonBytes;
+  const { readJsonBytes, readBodyBytes } = admission;
   const ctx: ServiceContext = {
     config,
     logger,
@@ -111,6 +113,7 @@ export function createService(deps: ServiceDeps): Service {
     now,
     startedAt,
     readJsonBytes,
+    readBodyBytes,
     legacy,
   };
   const endpoints = ROUTE_FAMILIES.flatMap((family) => family(ctx));
@@ -123,6 +126,7 @@ export function createService(deps: ServiceDeps): Service {
     finish: createFinish(instanceId, metrics),
     logger,
     notFound: () => legacy(404, { error: "API not found." }),
+    errorFormats: [OPEN_INFERENCE_ERRORS],
   });
   async function close(): Promise<void> {
     await holder.close();

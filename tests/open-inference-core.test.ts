@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE, WIDTH } from "../shared/features";
-import type { ModelInfo } from "../shared/model";
-import { toTensor } from "../shared/predictor";
+import { FEATURES, SEED_HOUSE, WIDTH } from "../shared/input/features";
+import type { ModelInfo } from "../shared/inference/model";
+import { toTensor } from "../shared/inference/predictor";
 import { parseInferenceRequest } from "../shared/open-inference/request";
 import {
   asErrorObject,
@@ -22,7 +22,7 @@ import {
 import { decodeInputs } from "../shared/open-inference/tensors";
 import { encodeInferenceResponse } from "../shared/open-inference/responses";
 import { INFERENCE_HEADER } from "../shared/open-inference/binary";
-import { problemResponse } from "../shared/http";
+import { problemResponse } from "../shared/http/problems";
 import { officialErrors } from "./support/open-inference-official";
 
 const OTHER = { ...SEED_HOUSE, MedInc: 3.1, HouseAge: 12, Latitude: 34.05, Longitude: -118.25 };

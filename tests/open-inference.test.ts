@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { FEATURES, SEED_HOUSE } from "../shared/features";
+import { FEATURES, SEED_HOUSE } from "../shared/input/features";
 import {
   ErrorResponseSchema,
   InferenceResponseSchema,
@@ -134,6 +134,14 @@ describe.each(["standalone", "functions"] as const)("Open Inference Protocol on 
       ["an unknown /v2 route", "/v2/repository/index", /./],
     ])("%s is a 404 {error}", async (_, path, message) => {
       protocolError(await host.send("GET", path), 404, message);
+    });
+
+    it("paths outside /v2 keep the service's own error shapes", async () => {
+      const r = await host.send("GET", "/v2x/models");
+      expect(r.status).toBe(404);
+      expect(r.json()).toEqual({ error: "API not found.", app_identifier: host.service.instanceId });
+      const problem = await host.send("POST", "/predict", { body: "{", headers: JSON_HEADERS });
+      expect(problem.headers.get("content-type")).toBe("application/problem+json");
     });
 
     it("a wrong method is a 405 {error} with Allow", async () => {

@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import type { Config } from "../ops/config";
+import { registerOpenInferencePaths } from "./open-inference-paths";
 import {
   AppIdentifierSchema,
   BulkRequestSchema,
@@ -153,6 +154,7 @@ export function openApiDocument(config: Config): string {
   predictionPaths(registry, config);
   seedUtilityPaths(registry);
   operationPaths(registry);
+  registerOpenInferencePaths(registry, config.MAX_BATCH);
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
     info: {
@@ -160,7 +162,8 @@ export function openApiDocument(config: Config): string {
       version: "1.0.0",
       description:
         "California Housing price model (gradient-boosted trees, ONNX). Values are in units of $100,000. " +
-        "Unknown routes answer 404 `{error, app_identifier}`; every response carries `X-App-Identifier`.",
+        "Unknown routes answer 404 `{error, app_identifier}`; every response carries `X-App-Identifier`. " +
+        "The Open Inference Protocol (v2) is served under /v2, where every error is `{error}`.",
     },
   });
   return JSON.stringify(doc);

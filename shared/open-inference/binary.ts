@@ -1,4 +1,4 @@
-import { fail, ok, type Result } from "../http";
+import { fail, ok, type Result } from "../http/core";
 
 /**
  * Triton's binary tensor data extension (triton-inference-server/server docs/protocol/extension_binary_data.md):

@@ -1,7 +1,8 @@
-import { cacheStatus } from "../app";
-import { fail, jsonResponse, ok, problemResponse, type CoreRequest, type CoreResponse, type Result } from "../http";
-import type { ModelHolder, ModelInfo } from "../model";
-import type { Predictor } from "../predictor";
+import { cacheStatus } from "../routes/predictions";
+import { fail, jsonResponse, ok, type CoreRequest, type CoreResponse, type Result } from "../http/core";
+import { problemResponse } from "../http/problems";
+import type { ModelHolder, ModelInfo } from "../inference/model";
+import type { Predictor } from "../inference/predictor";
 import { INFERENCE_HEADER } from "./binary";
 import { parseInferenceRequest } from "./request";
 import {

@@ -1,5 +1,5 @@
-import { fail, ok, type Result } from "../http";
-import { parseJson, validate } from "../validation";
+import { fail, ok, type Result } from "../http/core";
+import { parseJson, validate } from "../input/validation";
 import { attachBinaryData, splitBody } from "./binary";
 import { InferenceRequestEnvelopeSchema, type InferenceRequestEnvelope, type RequestInput } from "./schemas";
 

@@ -1,6 +1,6 @@
-import { FEATURES, WIDTH } from "../features";
-import { fail, ok, type CoreResponse, type Result } from "../http";
-import type { ModelInfo } from "../model";
+import { FEATURES, WIDTH } from "../input/features";
+import { fail, ok, type CoreResponse, type Result } from "../http/core";
+import type { ModelInfo } from "../inference/model";
 import { fp32Bytes, INFERENCE_HEADER, joinBody } from "./binary";
 import type {
   ErrorResponse,

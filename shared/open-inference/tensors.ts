@@ -1,8 +1,8 @@
-import { featureOk } from "../fast-house";
-import { FEATURES, WIDTH, type FeatureName } from "../features";
-import { fail, ok, type Result } from "../http";
-import { HouseSchema } from "../schemas";
-import { validate } from "../validation";
+import { featureOk } from "../input/house-object-packer";
+import { FEATURES, WIDTH, type FeatureName } from "../input/features";
+import { fail, ok, type Result } from "../http/core";
+import { HouseSchema } from "../input/schemas";
+import { validate } from "../input/validation";
 import type { RequestInput } from "./schemas";
 
 /** The model's rows: float32 [rows, 8] in FEATURES order, the tensor the predictor takes. */

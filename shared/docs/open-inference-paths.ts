@@ -10,7 +10,7 @@ import {
   ServerLiveSchema,
   ServerMetadataSchema,
   ServerReadySchema,
-} from "./schemas";
+} from "../open-inference/schemas";
 
 const error = (description: string): ResponseConfig => ({
   description,
