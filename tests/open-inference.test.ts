@@ -269,6 +269,21 @@ describe.each(["standalone", "functions"] as const)("Open Inference Protocol on 
     });
   });
 
+  it("inference is counted in the service's metrics under its route template", async () => {
+    const before = await host.service.metrics.registry.getSingleMetricAsString("predictions_rows_total");
+    expect((await infer({ inputs: [matrixInput(HOUSES)] })).status).toBe(200);
+    const text = (await host.send("GET", "/metrics")).text;
+    expect(text).toMatch(/http_requests_total\{route="\/v2\/models\/\{name\}\/infer",method="POST",status="200"\} \d+/);
+    expect(text).toMatch(/http_requests_total\{route="\/v2\/models\/\{name\}\/infer",method="POST",status="400"\} \d+/);
+    const after = await host.service.metrics.registry.getSingleMetricAsString("predictions_rows_total");
+    expect(after).not.toBe(before);
+  });
+
+  it("the service's body limits apply: a non-JSON, non-binary Content-Type is a 415 {error}", async () => {
+    const r = await infer("{}", `${MODEL}/infer`, { "content-type": "text/plain" });
+    protocolError(r, 415, /Content-Type must be application\/json or application\/octet-stream, got text\/plain/);
+  });
+
   it("the /v2 routes are in the service's OpenAPI document", async () => {
     const doc = (await host.send("GET", "/openapi.json")).json();
     for (const p of [
@@ -327,6 +342,22 @@ describe.each(["standalone", "functions"] as const)("access rules under /v2 on t
           expect((await host.send("GET", path)).status, path).toBe(200);
         }
       }
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("a body over MAX_BODY_BYTES is a 413 {error} before it is parsed", async () => {
+    const host = await HOSTS[kind](testService({ MAX_BODY_BYTES: "1024" }));
+    try {
+      await host.service.holder.load();
+      const body = JSON.stringify({ inputs: [matrixInput(Array.from({ length: 20 }, () => SEED_HOUSE))] });
+      expect(body.length).toBeGreaterThan(1024);
+      protocolError(
+        await host.send("POST", `${MODEL}/infer`, { body, headers: JSON_HEADERS }),
+        413,
+        /limit of 1024|limit is 1024/,
+      );
     } finally {
       await host.close();
     }
