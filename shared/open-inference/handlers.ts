@@ -31,50 +31,38 @@ export interface ModelRef {
   version?: string | undefined;
 }
 
-/** The loaded model if the path names it; 404 for another name or version, 503 while it is not loaded. */
-function named(info: ModelInfo | undefined, reason: string | undefined, ref: ModelRef): Result<ModelInfo> {
-  if (!info) return fail("model_unavailable", `The model is not available: ${reason ?? "the model is loading"}`);
+/** 503 while the model is not loaded, with the holder's reason (loading, or why it cannot load). */
+const unavailable = (reason: string | undefined): Result<never> =>
+  fail("model_unavailable", `The model is not available: ${reason ?? "the model is loading"}`);
+
+/** The loaded model if the path names it (and, on the versioned routes, its version); 404 otherwise. */
+function served(info: ModelInfo, ref: ModelRef): Result<ModelInfo> {
+  const quote = JSON.stringify;
   if (ref.name !== info.name) {
-    return fail(
-      "not_found",
-      `model ${JSON.stringify(ref.name)} is not served here; this server has ${JSON.stringify(info.name)}`,
-    );
+    return fail("not_found", `model ${quote(ref.name)} is not served here; this server has ${quote(info.name)}`);
   }
   if (ref.version !== undefined && ref.version !== info.version) {
-    return fail(
-      "not_found",
-      `version ${JSON.stringify(ref.version)} of model ${JSON.stringify(info.name)} is not served here; it has ${JSON.stringify(info.version)}`,
-    );
+    const has = `it has ${quote(info.version)}`;
+    return fail("not_found", `version ${quote(ref.version)} of model ${quote(info.name)} is not served here; ${has}`);
   }
   return ok(info);
 }
 
 export function openInferenceHandlers(deps: OpenInferenceDeps) {
-  /** The model as it is now (metadata and probes answer at once; they never wait for a load). */
-  function current(ref: ModelRef): Result<ModelInfo> {
+  /** The model as it is now: probes and metadata answer at once, they never wait for a load. */
+  function current(ref?: ModelRef): Result<ModelInfo> {
     deps.holder.get(); // starts the load on first use
     const state = deps.holder.state;
-    return named(
-      state.state === "ready" ? state.info : undefined,
-      state.state === "ready" ? undefined : state.reason,
-      ref,
-    );
+    if (state.state !== "ready") return unavailable(state.reason);
+    return ref ? served(state.info, ref) : ok(state.info);
   }
-  const answer = (r: Result<unknown>, body: (info: ModelInfo) => unknown): CoreResponse =>
-    r.ok ? jsonResponse(200, body(r.value as ModelInfo)) : problemResponse(r.failure);
+  const answer = (r: Result<ModelInfo>, body: (info: ModelInfo) => unknown): CoreResponse =>
+    r.ok ? jsonResponse(200, body(r.value)) : problemResponse(r.failure);
 
   return {
     serverMetadata: async (): Promise<CoreResponse> => jsonResponse(200, serverMetadata(deps.serverVersion)),
     live: async (): Promise<CoreResponse> => jsonResponse(200, { live: true }),
-    ready: async (): Promise<CoreResponse> => {
-      deps.holder.get();
-      const state = deps.holder.state;
-      if (state.state === "ready") return jsonResponse(200, { ready: true, live: true });
-      return problemResponse({
-        code: "model_unavailable",
-        detail: `The model is not available: ${state.reason ?? "the model is loading"}`,
-      });
-    },
+    ready: async () => answer(current(), () => ({ ready: true, live: true })),
     modelMetadata: async (ref: ModelRef) => answer(current(ref), modelMetadata),
     modelReady: async (ref: ModelRef) => answer(current(ref), (info) => ({ name: info.name, ready: true })),
     modelConfig: async (ref: ModelRef) => answer(current(ref), (info) => modelConfig(info, deps.maxBatch)),
@@ -90,7 +78,7 @@ export function openInferenceHandlers(deps: OpenInferenceDeps) {
 async function infer(deps: OpenInferenceDeps, req: CoreRequest, ref: ModelRef): Promise<CoreResponse> {
   const loaded = await deps.predictor.readyModel();
   if (!loaded.ok) return problemResponse(loaded.failure);
-  const model = named(loaded.value.info, undefined, ref);
+  const model = served(loaded.value.info, ref);
   if (!model.ok) return problemResponse(model.failure);
   const info = model.value;
   const bytes = await deps.readBody(req);
