@@ -23,7 +23,9 @@ import { decodeInputs } from "../shared/open-inference/tensors";
 import { encodeInferenceResponse } from "../shared/open-inference/responses";
 import { INFERENCE_HEADER } from "../shared/open-inference/binary";
 import { problemResponse } from "../shared/http/problems";
-import { officialErrors } from "./support/open-inference-official";
+import { officialComponents, officialErrors } from "./support/open-inference-official";
+import { openApiDocument } from "../shared/docs/openapi";
+import { parseConfig } from "../shared/ops/config";
 
 const OTHER = { ...SEED_HOUSE, MedInc: 3.1, HouseAge: 12, Latitude: 34.05, Longitude: -118.25 };
 const ROWS = [SEED_HOUSE, OTHER];
@@ -367,5 +369,44 @@ describe("Triton's binary tensor data extension", () => {
       { name: "house_value", datatype: "FP32", shape: [2, 1], parameters: { binary_data_size: 8 } },
     ]);
     expect(Array.from(new Float32Array(bytes.slice(n).buffer))).toEqual([4.5, 2.25]);
+  });
+});
+
+describe("the project's statement of the protocol", () => {
+  type Schema = {
+    type?: string;
+    properties?: Record<string, Schema>;
+    required?: string[];
+    $ref?: string;
+    items?: Schema;
+  };
+  const ours = (JSON.parse(openApiDocument(parseConfig({}))) as { components: { schemas: Record<string, Schema> } })
+    .components.schemas;
+  const official = officialComponents() as Record<string, Schema>;
+  const typeOf = (s: Schema | undefined): string | undefined =>
+    s?.$ref ? s.$ref.split("/").at(-1) : s?.type === "array" ? `array of ${typeOf(s.items)}` : s?.type;
+
+  it.each([
+    "metadata_server_response",
+    "metadata_model_response",
+    "metadata_tensor",
+    "inference_request",
+    "request_input",
+    "request_output",
+    "response_output",
+    "inference_response",
+    "inference_error_response",
+  ])("%s in the service's OpenAPI document has the official fields, types and required fields", (name) => {
+    const mine = ours[name]!;
+    const theirs = official[name]!;
+    expect(mine, name).toBeDefined();
+    expect(Object.keys(mine.properties ?? {}).sort()).toEqual(Object.keys(theirs.properties ?? {}).sort());
+    // The official file leaves inference_error_response.error optional; the prose's object always has it, and so
+    // does every answer here (its metadata error objects require it too). Everything else matches exactly.
+    const required = name === "inference_error_response" ? ["error"] : (theirs.required ?? []);
+    expect([...(mine.required ?? [])].sort()).toEqual([...required].sort());
+    for (const [field, schema] of Object.entries(theirs.properties ?? {})) {
+      expect(typeOf(mine.properties![field]), `${name}.${field}`).toBe(typeOf(schema));
+    }
   });
 });

@@ -41,3 +41,8 @@ export function officialErrors(component: OfficialComponent, value: unknown): st
   if (validate(value)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || "(root)"} ${e.message} ${JSON.stringify(e.params)}`);
 }
+
+/** The official component schemas as written (objects not closed), to compare the project's own against. */
+export function officialComponents(): Record<string, Record<string, unknown>> {
+  return doc.components.schemas;
+}
