@@ -22,6 +22,7 @@ import { createMetrics, zeroSeries, type Metrics } from "./ops/metrics";
 import { createRateLimiter, type RateLimiter } from "./rate-limit";
 import { docsRoutes } from "./routes/docs";
 import { pageRoutes } from "./routes/page";
+import { OPEN_INFERENCE_ERRORS, openInferenceRoutes } from "./routes/open-inference";
 import { operationRoutes } from "./routes/operations";
 import { predictionRoutes } from "./routes/predictions";
 import { seedUtilityRoutes } from "./routes/seed-utilities";
@@ -35,6 +36,7 @@ const ROUTE_FAMILIES: readonly ((ctx: ServiceContext) => Endpoint[])[] = [
   docsRoutes,
   seedUtilityRoutes,
   pageRoutes,
+  openInferenceRoutes,
 ];
 
 export interface ServiceDeps {
@@ -113,7 +115,7 @@ export function createService(deps: ServiceDeps): Service {
   const admission = createBodyAdmission(config, metrics);
   const legacy = (status: number, body: Record<string, unknown>) =>
     jsonResponse(status, { ...body, app_identifier: instanceId });
-  const readJsonBytes = admission.readJsonBytes;
+  const { readJsonBytes, readBodyBytes } = admission;
   const ctx: ServiceContext = {
     config,
     logger,
@@ -126,6 +128,7 @@ export function createService(deps: ServiceDeps): Service {
     now,
     startedAt,
     readJsonBytes,
+    readBodyBytes,
     legacy,
     staticRoot: deps.staticRoot ?? path.join(deps.appRoot, "dist", "static"),
   };
@@ -143,6 +146,7 @@ export function createService(deps: ServiceDeps): Service {
     cors,
     logger,
     notFound: () => legacy(404, { error: "API not found." }),
+    errorFormats: [OPEN_INFERENCE_ERRORS],
   });
   async function close(): Promise<void> {
     await holder.close();

@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import type { Config } from "../ops/config";
+import { registerOpenInferencePaths } from "./open-inference-paths";
 import {
   AppIdentifierSchema,
   BulkDetailResponseSchema,
@@ -251,6 +252,7 @@ export function openApiDocument(config: Config): string {
   predictQueryPath(registry, predictionSecurity);
   seedUtilityPaths(registry);
   operationPaths(registry, metricsSecurity);
+  registerOpenInferencePaths(registry, config.MAX_BATCH);
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
     // Relative: the paths sit at the root of whichever host serves this document (Functions, container, CDN).
@@ -260,7 +262,8 @@ export function openApiDocument(config: Config): string {
       version: "1.0.0",
       description:
         "California Housing price model (gradient-boosted trees, ONNX). Values are in units of $100,000. " +
-        "Unknown routes answer 404 `{error, app_identifier}`; every response carries `X-App-Identifier`.",
+        "Unknown routes answer 404 `{error, app_identifier}`; every response carries `X-App-Identifier`. " +
+        "The Open Inference Protocol (v2) is served under /v2, where every error is `{error}`.",
     },
   });
   // MAX_BATCH is a runtime setting the module-level zod schema cannot know: stated on houses as maxItems.

@@ -14,10 +14,20 @@ function heapPressure(): number {
   return h.used_heap_size / h.heap_size_limit;
 }
 
-/** The body size a JSON request declares (-1: unknown), or its 415/413 when it is refused on its headers alone. */
-function declaredJsonBody(req: CoreRequest, maxBody: number): number | Result<never> {
-  if (!isJsonContentType(req.headers["content-type"])) {
-    return fail("unsupported_media_type", `Content-Type must be application/json, got ${req.headers["content-type"]}`);
+/** Which Content-Types a body reader takes, and how its 415 names them. */
+export interface MediaTypes {
+  accepts(contentType: string | undefined): boolean;
+  /** e.g. "application/json" */
+  expected: string;
+}
+
+/** JSON (a missing Content-Type is read as JSON for old clients): what every JSON endpoint reads. */
+export const JSON_BODY: MediaTypes = { accepts: isJsonContentType, expected: "application/json" };
+
+/** The body size a request declares (-1: unknown), or its 415/413 when it is refused on its headers alone. */
+function declaredBody(req: CoreRequest, maxBody: number, media: MediaTypes): number | Result<never> {
+  if (!media.accepts(req.headers["content-type"])) {
+    return fail("unsupported_media_type", `Content-Type must be ${media.expected}, got ${req.headers["content-type"]}`);
   }
   const declared = Number(req.headers["content-length"]);
   if (!(Number.isSafeInteger(declared) && declared >= 0)) return -1;
@@ -28,6 +38,8 @@ function declaredJsonBody(req: CoreRequest, maxBody: number): number | Result<ne
 export interface BodyAdmission {
   /** Reads a JSON request's body: 415, 413 and 503 (memory admission) before any parsing. */
   readJsonBytes(req: CoreRequest): Promise<Result<Uint8Array>>;
+  /** The same for a body of the given media types (e.g. JSON or application/octet-stream). */
+  readBodyBytes(req: CoreRequest, media: MediaTypes): Promise<Result<Uint8Array>>;
   /** Gives back the bytes a request's body held, once its response is built. */
   release(req: CoreRequest): void;
   /** Bytes of request bodies held right now. */
@@ -80,8 +92,8 @@ export function createBodyAdmission(
     return undefined;
   }
 
-  async function readJsonBytes(req: CoreRequest): Promise<Result<Uint8Array>> {
-    const declared = declaredJsonBody(req, maxBody);
+  async function readBodyBytes(req: CoreRequest, media: MediaTypes): Promise<Result<Uint8Array>> {
+    const declared = declaredBody(req, maxBody, media);
     if (typeof declared !== "number") return declared;
     // A declared size that cannot fit next to what others hold is refused before a byte is read (nothing is
     // reserved on a declaration alone); everything else is counted as it arrives.
@@ -101,7 +113,8 @@ export function createBodyAdmission(
   }
 
   return {
-    readJsonBytes,
+    readJsonBytes: (req) => readBodyBytes(req, JSON_BODY),
+    readBodyBytes,
     release(req) {
       const bytes = held.get(req);
       if (bytes === undefined) return;

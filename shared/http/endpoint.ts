@@ -5,6 +5,7 @@ import type { Predictor } from "../inference/predictor";
 import type { Config } from "../ops/config";
 import type { Logger } from "../ops/logger";
 import type { Metrics } from "../ops/metrics";
+import type { MediaTypes } from "./body-admission";
 import type { CoreRequest, CoreResponse, Result } from "./core";
 
 /** One HTTP endpoint, platform-neutral: both hosts serve this same list. */
@@ -45,6 +46,8 @@ export interface ServiceContext {
   readonly startedAt: number;
   /** Reads a JSON request's body: 415, 413 and 503 (memory admission) before any parsing. */
   readJsonBytes(req: CoreRequest): Promise<Result<Uint8Array>>;
+  /** The same under the same limits for other media types (the /v2 family also takes application/octet-stream). */
+  readBodyBytes(req: CoreRequest, media: MediaTypes): Promise<Result<Uint8Array>>;
   /** The seeds' answer shape: a JSON body that carries `app_identifier`. */
   legacy(status: number, body: Record<string, unknown>): CoreResponse;
   /** The build's static files (dist/static): the /app page is in its app/ folder. */

@@ -15,6 +15,17 @@ export interface Pipeline {
   run(endpoint: Endpoint, req: CoreRequest): Promise<CoreResponse>;
 }
 
+/**
+ * How an endpoint family words its errors: every non-2xx answer on a path under `prefix` (the handler's, the
+ * guard's 401/429, the router's 404/405, a crash's 500) passes through `format`, which keeps its status and
+ * headers. The Open Inference Protocol's `{"error": "..."}` under /v2 is one; everything else stays problem+json.
+ */
+export interface ErrorFormat {
+  /** A path prefix, e.g. "/v2": the path itself and everything below it (matched case-insensitively). */
+  prefix: string;
+  format(res: CoreResponse): CoreResponse;
+}
+
 export interface PipelineParts {
   router: Router;
   guard: Guard;
@@ -25,10 +36,24 @@ export interface PipelineParts {
   logger: Logger;
   /** The 404 answer for a path no endpoint serves. */
   notFound(): CoreResponse;
+  /** Families with their own error shape (by path prefix); the first that matches wins. */
+  errorFormats?: readonly ErrorFormat[];
 }
 
 /** A request's way through the service: route, guard, handler, body release, finish. */
-export function createPipeline({ router, guard, admission, finish, cors, logger, notFound }: PipelineParts): Pipeline {
+export function createPipeline(parts: PipelineParts): Pipeline {
+  const { router, guard, admission, cors, logger, notFound, errorFormats = [] } = parts;
+  const formats = errorFormats.map((f) => ({ ...f, prefix: f.prefix.toLowerCase() }));
+  /** The one place an error answer takes its family's shape, just before it is finished. */
+  function finish(req: CoreRequest, res: CoreResponse, route: string, method: string, started: number) {
+    if (res.status >= 400 && formats.length > 0) {
+      const path = req.path.toLowerCase();
+      const family = formats.find((f) => path === f.prefix || path.startsWith(`${f.prefix}/`));
+      if (family) res = family.format(res);
+    }
+    return parts.finish(res, route, method, started, req);
+  }
+
   async function run(endpoint: Endpoint, req: CoreRequest): Promise<CoreResponse> {
     const started = performance.now();
     let res: CoreResponse;
@@ -45,24 +70,24 @@ export function createPipeline({ router, guard, admission, finish, cors, logger,
     } finally {
       admission.release(req);
     }
-    return finish(res, endpoint.route, endpoint.method, started, req);
+    return finish(req, res, endpoint.route, endpoint.method, started);
   }
 
   async function handle(req: CoreRequest): Promise<CoreResponse> {
     const started = performance.now();
     const match = router.match(req.method, req.path);
-    if (match.kind === "not_found") return finish(notFound(), "unmatched", req.method, started, req);
+    if (match.kind === "not_found") return finish(req, notFound(), "unmatched", req.method, started);
     if (match.kind === "method_not_allowed") {
       const { allow, path, route } = match;
       // A CORS preflight: no endpoint declares OPTIONS, so it lands here on every known route.
       const preflight = cors?.preflight(req, allow.split(", "));
-      if (preflight) return finish(preflight, route, req.method, started, req);
+      if (preflight) return finish(req, preflight, route, req.method, started);
       const refusal = problemResponse({
         code: "method_not_allowed",
         detail: `${req.method} is not allowed on ${path}; use ${allow}`,
         headers: { allow },
       });
-      return finish(refusal, route, req.method, started, req);
+      return finish(req, refusal, route, req.method, started);
     }
     req.params = match.params;
     return run(match.endpoint, req);

@@ -96,6 +96,16 @@ export class Predictor {
   }
 
   /**
+   * The loaded model, after waiting (up to loadWaitMs, as predict() does) for one that is still loading; the
+   * failure says why there is none. For routes that must know the model before reading a body (/v2 checks
+   * the name and version in the path).
+   */
+  readyModel(): Promise<Result<Model>> {
+    const ready = this.opts.holder.get();
+    return ready ? Promise.resolve(ok(ready)) : this.model();
+  }
+
+  /**
    * Counts `n` rows of work against MAX_INFLIGHT_ROWS (points here, intervals in IntervalPredictor), or refuses
    * them when they do not fit beside the rows already in progress. Every reservation is given back by release(n).
    */

@@ -9,6 +9,7 @@ export interface Reply {
   status: number;
   headers: Headers;
   text: string;
+  bytes(): Uint8Array;
   json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
@@ -30,12 +31,10 @@ export function testService(env: Record<string, string> = {}, deps: Partial<Serv
   return createService({ config, appRoot: process.cwd(), logger: createLogger(config.LOG_LEVEL), ...deps });
 }
 
-const reply = (status: number, headers: Headers, text: string): Reply => ({
-  status,
-  headers,
-  text,
-  json: () => JSON.parse(text),
-});
+const reply = (status: number, headers: Headers, raw: Uint8Array): Reply => {
+  const text = new TextDecoder().decode(raw);
+  return { status, headers, text, bytes: () => raw, json: () => JSON.parse(text) };
+};
 
 export async function standaloneHost(service: Service): Promise<Host> {
   const host = createHttpServer(service);
@@ -45,7 +44,7 @@ export async function standaloneHost(service: Service): Promise<Host> {
     service,
     async send(method, path, opts = {}) {
       const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, body: opts.body, headers: opts.headers });
-      return reply(res.status, res.headers, await res.text());
+      return reply(res.status, res.headers, new Uint8Array(await res.arrayBuffer()));
     },
     async close() {
       await host.drain(1000);
@@ -85,13 +84,13 @@ export function functionsHost(service: Service): Host {
       const context = new InvocationContext({ functionName: match?.endpoint.name ?? "not_found" });
       const res = await (match?.handler ?? fallback)(request, context);
       const headers = new Headers(res.headers as Record<string, string>);
-      const text =
+      const raw =
         res.body === undefined || res.body === null
-          ? ""
+          ? new Uint8Array(0)
           : typeof res.body === "string"
-            ? res.body
-            : Buffer.from(res.body as Uint8Array).toString("utf8");
-      return reply(res.status ?? 200, headers, text);
+            ? new TextEncoder().encode(res.body)
+            : new Uint8Array(res.body as Uint8Array);
+      return reply(res.status ?? 200, headers, raw);
     },
     async close() {
       await service.close();
