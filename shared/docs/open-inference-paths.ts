@@ -25,8 +25,13 @@ const NAME = z.string().meta({ description: "The model card's name", example: "c
 const VERSION = z.string().meta({ description: "The model card's version", example: "1.0.0" });
 const TAG = ["Open Inference Protocol (v2)"];
 
-/** The model routes, once without and once with `/versions/{version}` (the protocol's optional segment). */
-function modelPaths(registry: OpenAPIRegistry, suffix: string, route: Omit<RouteConfig, "path" | "request">): void {
+type ModelRoute = Omit<RouteConfig, "path" | "request" | "operationId"> & { operationId: string };
+
+/**
+ * The model routes, once without and once with `/versions/{version}` (the protocol's optional segment); the
+ * second's operationId gets `AtVersion`, so generated clients name both.
+ */
+function modelPaths(registry: OpenAPIRegistry, suffix: string, route: ModelRoute): void {
   const body = route.method === "post" ? { body: infer } : {};
   registry.registerPath({
     ...route,
@@ -35,6 +40,7 @@ function modelPaths(registry: OpenAPIRegistry, suffix: string, route: Omit<Route
   });
   registry.registerPath({
     ...route,
+    operationId: `${route.operationId}AtVersion`,
     path: `/v2/models/{name}/versions/{version}${suffix}`,
     request: { params: z.object({ name: NAME, version: VERSION }), ...body },
   });
@@ -54,16 +60,13 @@ const infer = {
   },
 };
 
-/**
- * Documents the /v2 routes in the service's OpenAPI document, from the same zod schemas that validate and
- * shape them. `maxBatch` is the configured MAX_BATCH.
- */
-export function registerOpenInferencePaths(registry: OpenAPIRegistry, maxBatch: number): void {
-  const unavailable = error("The model is loading or cannot be loaded; see Retry-After");
-  const unknownModel = error("No model with that name (or version) is served here");
+/** The server-level routes: metadata, liveness, readiness (open: the platform's probes call them). */
+function serverPaths(registry: OpenAPIRegistry, unavailable: ResponseConfig): void {
   registry.registerPath({
     method: "get",
     path: "/v2",
+    operationId: "v2ServerMetadata",
+    security: [],
     tags: TAG,
     summary: "Server metadata",
     responses: { 200: json("Name, version and protocol extensions", ServerMetadataSchema) },
@@ -71,6 +74,8 @@ export function registerOpenInferencePaths(registry: OpenAPIRegistry, maxBatch: 
   registry.registerPath({
     method: "get",
     path: "/v2/health/live",
+    operationId: "v2ServerLive",
+    security: [],
     tags: TAG,
     summary: "Server live (liveness probe)",
     responses: { 200: json("The process serves", ServerLiveSchema) },
@@ -78,30 +83,55 @@ export function registerOpenInferencePaths(registry: OpenAPIRegistry, maxBatch: 
   registry.registerPath({
     method: "get",
     path: "/v2/health/ready",
+    operationId: "v2ServerReady",
+    security: [],
     tags: TAG,
     summary: "Server ready (readiness probe): 200 once the model is loaded",
     responses: { 200: json("Ready", ServerReadySchema), 503: unavailable },
   });
+}
+
+/**
+ * Documents the /v2 routes in the service's OpenAPI document, from the same zod schemas that validate and
+ * shape them. `maxBatch` is the configured MAX_BATCH; `inferSecurity` the prediction endpoints' key requirements
+ * (health and metadata are open, as the protocol's probes need).
+ */
+export function registerOpenInferencePaths(
+  registry: OpenAPIRegistry,
+  maxBatch: number,
+  inferSecurity: Record<string, string[]>[],
+): void {
+  const unavailable = error("The model is loading or cannot be loaded; see Retry-After");
+  const unknownModel = error("No model with that name (or version) is served here");
+  serverPaths(registry, unavailable);
   modelPaths(registry, "", {
     method: "get",
+    operationId: "v2ModelMetadata",
+    security: [],
     tags: TAG,
     summary: "Model metadata: inputs and outputs (-1 marks the batch dimension)",
     responses: { 200: json("Model metadata", ModelMetadataSchema), 404: unknownModel, 503: unavailable },
   });
   modelPaths(registry, "/ready", {
     method: "get",
+    operationId: "v2ModelReady",
+    security: [],
     tags: TAG,
     summary: "Model ready",
     responses: { 200: json("Ready", ModelReadySchema), 404: unknownModel, 503: unavailable },
   });
   modelPaths(registry, "/config", {
     method: "get",
+    operationId: "v2ModelConfig",
+    security: [],
     tags: TAG,
     summary: "Model configuration (Triton's extension; what perf_analyzer reads)",
     responses: { 200: json("Batch bound and tensors", ModelConfigSchema), 404: unknownModel, 503: unavailable },
   });
   modelPaths(registry, "/infer", {
     method: "post",
+    operationId: "v2ModelInfer",
+    security: inferSecurity,
     tags: TAG,
     summary: "Inference",
     description:

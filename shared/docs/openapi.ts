@@ -252,7 +252,7 @@ export function openApiDocument(config: Config): string {
   predictQueryPath(registry, predictionSecurity);
   seedUtilityPaths(registry);
   operationPaths(registry, metricsSecurity);
-  registerOpenInferencePaths(registry, config.MAX_BATCH);
+  registerOpenInferencePaths(registry, config.MAX_BATCH, predictionSecurity);
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
     // Relative: the paths sit at the root of whichever host serves this document (Functions, container, CDN).

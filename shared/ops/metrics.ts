@@ -15,6 +15,10 @@ function scrapedGauge(registers: Registry[], name: string, help: string) {
   return { gauge, readFrom: (fn: () => number): void => void (read = fn) };
 }
 
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const BATCH_BUCKETS = [1, 2, 5, 10, 50, 100, 500, 1000, 2500, 5000, 10000];
+const RUN_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
+
 /** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
 export function createMetrics() {
   const registry = new Registry();
@@ -38,26 +42,13 @@ export function createMetrics() {
     new Histogram<L>({ name, help, buckets, labelNames, registers });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name, help, labelNames, registers });
-  const m = {
+  return {
     registry,
     requests: counter("http_requests_total", "HTTP requests by route and status", ["route", "method", "status"]),
-    latency: histogram(
-      "http_request_duration_seconds",
-      "HTTP request latency by route",
-      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      ["route"],
-    ),
+    latency: histogram("http_request_duration_seconds", "HTTP request latency by route", LATENCY_BUCKETS, ["route"]),
     predictionRows: counter("predictions_rows_total", "Rows predicted, by where the value came from", ["source"]),
-    batchSize: histogram(
-      "prediction_batch_size",
-      "Rows per prediction request",
-      [1, 2, 5, 10, 50, 100, 500, 1000, 2500, 5000, 10000],
-    ),
-    modelRuns: histogram(
-      "model_run_rows",
-      "Rows per ONNX run (after micro-batching and chunking)",
-      [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
-    ),
+    batchSize: histogram("prediction_batch_size", "Rows per prediction request", BATCH_BUCKETS),
+    modelRuns: histogram("model_run_rows", "Rows per ONNX run (after micro-batching and chunking)", RUN_BUCKETS),
     cacheHits: counter("cache_hits_total", "Rows served from the cache, by tier", ["tier"]),
     cacheMisses: counter("cache_misses_total", "Rows not found in the cache"),
     cacheErrors: counter(
@@ -100,10 +91,6 @@ export function createMetrics() {
     /** Where model_ready reads its value when scraped. */
     readModelReadyFrom: (fn: () => boolean): void => ready.readFrom(() => (fn() ? 1 : 0)),
   };
-  // Zero from the start, so a rate over them exists before the first out-of-range row arrives.
-  for (const feature of FEATURES) m.outOfRange.inc({ feature }, 0);
-  m.rowsOutOfRange.inc(0);
-  return m;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -133,6 +120,9 @@ export function zeroSeries(m: Metrics, shape: SeriesShape): void {
   }
   for (const source of ["cache", "collapsed", "model"]) m.predictionRows.inc({ source }, 0);
   m.cacheHits.inc({ tier: "memory" }, 0);
+  // Drift: a rate over them exists before the first out-of-range row arrives.
+  for (const feature of FEATURES) m.outOfRange.inc({ feature }, 0);
+  m.rowsOutOfRange.inc(0);
   m.rejected.inc({ reason: "overloaded" }, 0);
   m.rejected.inc({ reason: "unauthorized" }, 0);
   const backend = shape.sharedBackend;

@@ -150,6 +150,199 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server metadata */
+        get: operations["v2ServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server live (liveness probe) */
+        get: operations["v2ServerLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server ready (readiness probe): 200 once the model is loaded */
+        get: operations["v2ServerReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model metadata: inputs and outputs (-1 marks the batch dimension) */
+        get: operations["v2ModelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model metadata: inputs and outputs (-1 marks the batch dimension) */
+        get: operations["v2ModelMetadataAtVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model ready */
+        get: operations["v2ModelReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model ready */
+        get: operations["v2ModelReadyAtVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model configuration (Triton's extension; what perf_analyzer reads) */
+        get: operations["v2ModelConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model configuration (Triton's extension; what perf_analyzer reads) */
+        get: operations["v2ModelConfigAtVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inference
+         * @description Either one FP32/FP64 tensor of shape [N, 8] (columns in the card's feature order, data flat or nested) or one tensor per feature named as the /predict fields, shape [N] or [N, 1]; 1 to 10000 rows (MAX_BATCH). The output house_value is FP32 [N, 1], the same values as /bulk_predict. Needs the API key when API_KEYS is set.
+         */
+        post: operations["v2ModelInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inference
+         * @description Either one FP32/FP64 tensor of shape [N, 8] (columns in the card's feature order, data flat or nested) or one tensor per feature named as the /predict fields, shape [N] or [N, 1]; 1 to 10000 rows (MAX_BATCH). The output house_value is FP32 [N, 1], the same values as /bulk_predict. Needs the API key when API_KEYS is set.
+         */
+        post: operations["v2ModelInferAtVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -360,6 +553,103 @@ export interface components {
             };
             reason?: string;
             uptime_seconds: number;
+        };
+        metadata_server_response: {
+            name: string;
+            version: string;
+            extensions: string[];
+        };
+        live_server_response: {
+            live: boolean;
+        };
+        ready_server_response: {
+            ready: boolean;
+            live: boolean;
+        };
+        inference_error_response: {
+            /** @description What went wrong, naming the tensor or field at fault */
+            error: string;
+        };
+        metadata_model_response: {
+            name: string;
+            versions?: string[];
+            platform: string;
+            inputs?: components["schemas"]["metadata_tensor"][];
+            outputs?: components["schemas"]["metadata_tensor"][];
+            properties?: {
+                [key: string]: string;
+            };
+        };
+        metadata_tensor: {
+            name: string;
+            /** @description Element type: FP32, FP64, INT64, BOOL, BYTES, … */
+            datatype: string;
+            /** @description -1 marks a variable-size dimension */
+            shape: number[];
+        };
+        ready_model_response: {
+            name: string;
+            ready: boolean;
+        };
+        model_config: {
+            name: string;
+            platform: string;
+            max_batch_size: number;
+            input: {
+                name: string;
+                data_type: string;
+                dims: number[];
+            }[];
+            output: {
+                name: string;
+                data_type: string;
+                dims: number[];
+            }[];
+            dynamic_batching?: Record<string, never>;
+        };
+        inference_response: {
+            model_name: string;
+            model_version?: string;
+            /** @description The request's id, when it had one */
+            id?: string;
+            parameters?: components["schemas"]["parameters"];
+            outputs: components["schemas"]["response_output"][];
+        };
+        /** @description Name/value pairs; each value a string, number or boolean */
+        parameters: {
+            [key: string]: string | number | boolean;
+        };
+        response_output: {
+            name: string;
+            /** @description The tensor's dimensions; the first is the batch (rows) */
+            shape: number[];
+            /** @description Element type: FP32, FP64, INT64, BOOL, BYTES, … */
+            datatype: string;
+            parameters?: components["schemas"]["parameters"];
+            data: components["schemas"]["tensor_data"];
+        };
+        /** @description Tensor elements in row-major order, flat or nested */
+        tensor_data: (number | string | boolean | components["schemas"]["tensor_data"])[];
+        inference_request: {
+            /** @description Echoed in the response */
+            id?: string;
+            parameters?: components["schemas"]["parameters"];
+            inputs: components["schemas"]["request_input"][];
+            /** @description Which outputs to return (default: all) */
+            outputs?: components["schemas"]["request_output"][];
+        };
+        request_input: {
+            name: string;
+            /** @description The tensor's dimensions; the first is the batch (rows) */
+            shape: number[];
+            /** @description Element type: FP32, FP64, INT64, BOOL, BYTES, … */
+            datatype: string;
+            parameters?: components["schemas"]["parameters"];
+            data: components["schemas"]["tensor_data"];
+        };
+        request_output: {
+            name: string;
+            parameters?: components["schemas"]["parameters"];
         };
     };
     responses: never;
@@ -827,6 +1117,515 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v2ServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Name, version and protocol extensions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["metadata_server_response"];
+                };
+            };
+        };
+    };
+    v2ServerLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process serves */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["live_server_response"];
+                };
+            };
+        };
+    };
+    v2ServerReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ready_server_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Model metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["metadata_model_response"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelMetadataAtVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+                /** @description The model card's version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Model metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["metadata_model_response"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ready_model_response"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelReadyAtVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+                /** @description The model card's version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ready_model_response"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Batch bound and tensors */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["model_config"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelConfigAtVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+                /** @description The model card's version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Batch bound and tensors */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["model_config"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelInfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inference_request"];
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The selected outputs (binary ones after the JSON, as application/octet-stream) */
+            200: {
+                headers: {
+                    /** @description How the rows were served (RFC 9211) */
+                    "Cache-Status": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_response"];
+                };
+            };
+            /** @description A tensor, output or the request is malformed; the message names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Body over MAX_BODY_BYTES or more rows than MAX_BATCH */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Content-Type is neither JSON nor application/octet-stream */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+        };
+    };
+    v2ModelInferAtVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The model card's name */
+                name: string;
+                /** @description The model card's version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["inference_request"];
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The selected outputs (binary ones after the JSON, as application/octet-stream) */
+            200: {
+                headers: {
+                    /** @description How the rows were served (RFC 9211) */
+                    "Cache-Status": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_response"];
+                };
+            };
+            /** @description A tensor, output or the request is malformed; the message names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description No model with that name (or version) is served here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Body over MAX_BODY_BYTES or more rows than MAX_BATCH */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Content-Type is neither JSON nor application/octet-stream */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
+                };
+            };
+            /** @description The model is loading or cannot be loaded; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["inference_error_response"];
                 };
             };
         };
