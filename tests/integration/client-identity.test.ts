@@ -7,17 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientAddress } from "../../shared/access/client-identity";
 import { parseConfig } from "../../shared/ops/config";
 import { functionsHost, standaloneHost, testService, type Host } from "../support/hosts";
+import { SEED_HOUSE } from "../../shared/input/features";
 
-const body = JSON.stringify({
-  MedInc: 8.3252,
-  HouseAge: 41,
-  AveRooms: 6.98412698,
-  AveBedrms: 1.02380952,
-  Population: 322,
-  AveOccup: 2.55555556,
-  Latitude: 37.88,
-  Longitude: -122.23,
-});
+const body = JSON.stringify(SEED_HOUSE);
 const predict = (host: Host, xff?: string) =>
   host
     .send("POST", "/predict", {

@@ -18,6 +18,7 @@ import { eventually } from "../support/eventually";
 import { freePort } from "../support/ports";
 import { SKIP_REDIS, startRedis, type RedisProcess } from "../support/redis-server";
 import { startBuiltServer, type BuiltServer } from "../support/server-process";
+import { SEED_HOUSE } from "../../shared/input/features";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -111,16 +112,7 @@ async function query(
   return body.data.result;
 }
 
-const HOUSE = {
-  MedInc: 8.3252,
-  HouseAge: 41,
-  AveRooms: 6.98412698,
-  AveBedrms: 1.02380952,
-  Population: 322,
-  AveOccup: 2.55555556,
-  Latitude: 37.88,
-  Longitude: -122.23,
-};
+const HOUSE = SEED_HOUSE;
 
 /** A little load on 127.0.0.1: single and bulk predictions (some repeated: cache hits), bad input, other routes. */
 async function load(base: string): Promise<void> {
