@@ -30,12 +30,15 @@ import { SEED_HOUSE } from "../../shared/features";
 import { testService } from "../support/hosts";
 import { startBuiltServer } from "../support/server-process";
 import { azdZipEntries, projectFuncignoreExcludesNodeModules } from "./azd-zip";
-import { ROOT, read } from "./helpers";
+import { ROOT, dashboardMetrics, read } from "./helpers";
+import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";
 
 const MIB = 1024 * 1024;
 const BUDGET = { bytes: 60 * MIB, files: 300 };
 const ARCH = process.arch === "arm64" ? "arm64" : "x64";
 const MARKER = `secret-marker-${randomUUID()}`;
+/** Metrics the dashboard reads from outside the service (kube-state-metrics, Prometheus itself). */
+const EXTERNAL_METRICS = new Set(["kube_deployment_status_replicas_available", "kube_deployment_spec_replicas", "up"]);
 /** Repository paths never copied into the build copy (a developer's real secrets, caches, outputs). */
 const NOT_COPIED = new Set(["node_modules", "dist", ".git", ".azure", ".azurite", ".env", "local.settings.json", ".tmp"]);
 
@@ -187,9 +190,11 @@ describe("the deployable package (dist/package)", () => {
     expect(readdirSync(path.join(pkg, "node_modules")).sort()).toEqual(["onnxruntime-common", "onnxruntime-node"]);
   });
 
-  it("runs from a bare copy: /health, /predict, /docs with every asset it loads, /openapi.json", async () => {
+  it("runs from a bare copy as the container runs it: /health, /predict, /docs and its assets, /metrics, SIGTERM", async () => {
     expect(noNodeModulesAbove(bare)).toBe(true);
-    const server = await startBuiltServer({ cwd: bare, script: "server/main.js", cleanEnv: true, env: { LOG_LEVEL: "warn" } });
+    // The Dockerfile's ENV: production, the V8 heap caps and the malloc setting (server/node-flags.ts).
+    const env = { NODE_ENV: "production", NODE_OPTIONS: NODE_FLAGS.join(" "), ...NODE_ENV_VARS, LOG_LEVEL: "warn" };
+    const server = await startBuiltServer({ cwd: bare, script: "server/main.js", cleanEnv: true, env });
     servers.push(server.child);
     await exercise(server.url);
     const page = await fetch(`${server.url}/docs`);
@@ -204,7 +209,11 @@ describe("the deployable package (dist/package)", () => {
     }
     const openapi = await fetch(`${server.url}/openapi.json`);
     expect(openapi.status).toBe(200);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    for (const name of dashboardMetrics().filter((m) => !EXTERNAL_METRICS.has(m)))
+      expect(metrics, name).toMatch(new RegExp(`^# TYPE ${name.replace(/_(bucket|sum|count)$/, "")} `, "m"));
     server.child.kill("SIGTERM");
+    expect(await server.exited, server.output()).toMatchObject({ code: 0, signal: null });
   }, 60_000);
 
   it("its Functions entry (package.json main) loads from the bare copy and registers every function", () => {
