@@ -39,7 +39,14 @@ async function coldStart(v: Variant): Promise<number> {
   const t0 = performance.now();
   const child = spawn(NODE, [...NODE_FLAGS, v.script], {
     cwd: v.cwd,
-    env: { PATH: process.env.PATH ?? "", ...NODE_ENV_VARS, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", ...v.env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      ...NODE_ENV_VARS,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      ...v.env,
+    },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -65,9 +72,13 @@ async function coldStart(v: Variant): Promise<number> {
 
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, "..");
-  const version = execFileSync(NODE, ["-p", "process.version + ' ' + typeof require('node:module').enableCompileCache"], {
-    encoding: "utf8",
-  }).trim();
+  const version = execFileSync(
+    NODE,
+    ["-p", "process.version + ' ' + typeof require('node:module').enableCompileCache"],
+    {
+      encoding: "utf8",
+    },
+  ).trim();
   const [nodeVersion, hasCache] = version.split(" ");
   const tmp = mkdtempSync(path.join(os.tmpdir(), "house-price-cold-"));
   const bare = path.join(tmp, "app");
@@ -80,7 +91,12 @@ async function main(): Promise<void> {
     { name: "package (dist/package/server/main.js)", cwd: bare, script: "server/main.js", env: {} },
   ];
   if (hasCache === "function") {
-    const cached = { name: "package + NODE_COMPILE_CACHE (warm cache)", cwd: bare, script: "server/main.js", env: { NODE_COMPILE_CACHE: cacheDir } };
+    const cached = {
+      name: "package + NODE_COMPILE_CACHE (warm cache)",
+      cwd: bare,
+      script: "server/main.js",
+      env: { NODE_COMPILE_CACHE: cacheDir },
+    };
     await coldStart(cached); // fills the cache
     variants.push(cached);
   }
@@ -105,7 +121,8 @@ async function main(): Promise<void> {
     return { variant: v.name, runs_ms: r, median_ms: median(r), ratio_to_build: Number((median(r) / base).toFixed(3)) };
   });
   console.log(`\nnode ${nodeVersion} (${os.cpus().length} cores), median of ${RUNS}:`);
-  for (const r of results) console.log(`  ${r.variant}: ${r.median_ms.toFixed(0)} ms (${r.ratio_to_build.toFixed(2)}x build)`);
+  for (const r of results)
+    console.log(`  ${r.variant}: ${r.median_ms.toFixed(0)} ms (${r.ratio_to_build.toFixed(2)}x build)`);
   mkdirSync(path.join(root, "bench", "results"), { recursive: true });
   writeFileSync(
     path.join(root, "bench", "results", "cold-start.json"),

@@ -41,11 +41,12 @@ function parseArch(argv) {
   return arch;
 }
 
-const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
-if (isMain) {
-  const out = "dist";
-  rmSync(out, { recursive: true, force: true });
-  await buildDevelopment(out);
-  copyStatic(out);
-  await writePackage({ out: path.join(out, "package"), staticDir: path.join(out, "static"), arch: parseArch(process.argv) });
-}
+const out = "dist";
+rmSync(out, { recursive: true, force: true });
+await buildDevelopment(out);
+copyStatic(out);
+await writePackage({
+  out: path.join(out, "package"),
+  staticDir: path.join(out, "static"),
+  arch: parseArch(process.argv),
+});

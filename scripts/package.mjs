@@ -16,7 +16,7 @@ import path from "node:path";
 import { COMMON, LAZY_MODULES } from "./build-config.mjs";
 
 const require = createRequire(import.meta.url);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const ROOT = path.resolve(import.meta.dirname, "..");
 
 /**
  * The package's own .funcignore. azd zips `dist` with the .funcignore found in that folder; without one it drops
@@ -47,11 +47,21 @@ function lazyModules(prefix, except) {
 }
 
 async function bundleHosts(out) {
-  const options = { ...COMMON, sourcemap: false, external: ["onnxruntime-node", "@azure/functions-core"] };
+  const options = {
+    ...COMMON,
+    absWorkingDir: ROOT,
+    sourcemap: false,
+    external: ["onnxruntime-node", "@azure/functions-core"],
+  };
   const plugins = [lazyModules("../vendor/")];
   await Promise.all([
     build({ ...options, plugins, entryPoints: ["server/main.ts"], outfile: path.join(out, "server", "main.js") }),
-    build({ ...options, plugins, entryPoints: ["functions/index.ts"], outfile: path.join(out, "functions", "index.js") }),
+    build({
+      ...options,
+      plugins,
+      entryPoints: ["functions/index.ts"],
+      outfile: path.join(out, "functions", "index.js"),
+    }),
     ...Object.entries(LAZY_MODULES).map(([name, file]) =>
       build({
         ...options,
@@ -82,14 +92,20 @@ function copyOnnxruntime(out, arch) {
   const ortCommon = path.resolve(require.resolve("onnxruntime-common", { paths: [ortNode] }), "..", "..", "..");
   const modules = path.join(out, "node_modules");
   const binding = new RegExp(`^bin/napi-v\\d+/linux/${arch}/`);
-  copyTree(ortNode, path.join(modules, "onnxruntime-node"), (rel) =>
-    rel === "package.json" || rel === "LICENSE" || /^dist\/[^/]+\.js$/.test(rel) || binding.test(rel),
+  copyTree(
+    ortNode,
+    path.join(modules, "onnxruntime-node"),
+    (rel) => rel === "package.json" || rel === "LICENSE" || /^dist\/[^/]+\.js$/.test(rel) || binding.test(rel),
   );
-  copyTree(ortCommon, path.join(modules, "onnxruntime-common"), (rel) =>
-    rel === "package.json" || rel === "LICENSE" || /^dist\/cjs\/[^/]+\.(js|json)$/.test(rel),
+  copyTree(
+    ortCommon,
+    path.join(modules, "onnxruntime-common"),
+    (rel) => rel === "package.json" || rel === "LICENSE" || /^dist\/cjs\/[^/]+\.(js|json)$/.test(rel),
   );
   const bin = path.join(modules, "onnxruntime-node", "bin");
-  const found = existsSync(bin) ? readdirSync(bin).filter((n) => existsSync(path.join(bin, n, "linux", arch, "onnxruntime_binding.node"))) : [];
+  const found = existsSync(bin)
+    ? readdirSync(bin).filter((n) => existsSync(path.join(bin, n, "linux", arch, "onnxruntime_binding.node")))
+    : [];
   if (found.length === 0) throw new Error(`onnxruntime-node has no linux/${arch} binding`);
 }
 

@@ -8,7 +8,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import path from "node:path";
 
-const { tools } = JSON.parse(readFileSync(new URL("../tests/support/tools.json", import.meta.url), "utf8"));
+const { tools } = JSON.parse(
+  readFileSync(path.join(import.meta.dirname, "..", "tests", "support", "tools.json"), "utf8"),
+);
 const ci = process.env.CI === "true";
 
 function onPath(command) {
@@ -44,7 +46,9 @@ if (absent.length > 0 && canInstall) {
 
 if (absent.length > 0) {
   const bar = "!".repeat(100);
-  const lines = absent.map((t) => `!!  ${t.command} (Debian package ${t.package}) is missing: SKIPPED ${t.suites.join(", ")}`);
+  const lines = absent.map(
+    (t) => `!!  ${t.command} (Debian package ${t.package}) is missing: SKIPPED ${t.suites.join(", ")}`,
+  );
   const how = `!!  Install with: sudo apt-get install ${packagesOf(absent).join(" ")}  (npm test does it when run as root)`;
   console.warn(["", bar, ...lines, how, bar, ""].join("\n"));
   if (ci) {

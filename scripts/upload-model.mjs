@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const root = path.resolve(import.meta.dirname, "..");
 const account = process.env.MODEL_STORAGE_ACCOUNT;
 const container = process.env.MODEL_CONTAINER;
 if (!account || !container) {
@@ -42,7 +42,9 @@ for (const dest of [`house-price/${version}`, "house-price/current"]) {
         console.error(`upload-model: ${dest}/${file} failed ${n} times; giving up`);
         process.exit(1);
       }
-      console.log(`upload of ${dest}/${file} failed (role assignment still propagating?); retrying in ${retrySeconds}s`);
+      console.log(
+        `upload of ${dest}/${file} failed (role assignment still propagating?); retrying in ${retrySeconds}s`,
+      );
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, retrySeconds * 1000);
       n++;
     }

@@ -40,7 +40,16 @@ const MARKER = `secret-marker-${randomUUID()}`;
 /** Metrics the dashboard reads from outside the service (kube-state-metrics, Prometheus itself). */
 const EXTERNAL_METRICS = new Set(["kube_deployment_status_replicas_available", "kube_deployment_spec_replicas", "up"]);
 /** Repository paths never copied into the build copy (a developer's real secrets, caches, outputs). */
-const NOT_COPIED = new Set(["node_modules", "dist", ".git", ".azure", ".azurite", ".env", "local.settings.json", ".tmp"]);
+const NOT_COPIED = new Set([
+  "node_modules",
+  "dist",
+  ".git",
+  ".azure",
+  ".azurite",
+  ".env",
+  "local.settings.json",
+  ".tmp",
+]);
 
 /** Every file under dir: relative path (with /) and size. */
 function files(dir: string): { rel: string; size: number }[] {
@@ -152,7 +161,9 @@ describe("the deployable package (dist/package)", () => {
       /^model\/[^/]+\.(onnx|json)$/,
       /^static\/.+/,
       /^(host\.json|package\.json|\.funcignore)$/,
-      new RegExp(`^node_modules/onnxruntime-node/(package\\.json|LICENSE|dist/[^/]+\\.js|bin/napi-v\\d+/linux/${ARCH}/[^/]+)$`),
+      new RegExp(
+        `^node_modules/onnxruntime-node/(package\\.json|LICENSE|dist/[^/]+\\.js|bin/napi-v\\d+/linux/${ARCH}/[^/]+)$`,
+      ),
       /^node_modules\/onnxruntime-common\/(package\.json|LICENSE|dist\/cjs\/[^/]+\.(js|json))$/,
     ];
     const unexpected = files(pkg)
@@ -234,7 +245,12 @@ describe("the deployable package (dist/package)", () => {
     expect(zipped).not.toContain(".funcignore");
     expect(zipped.length).toBe(files(pkg).length - 1);
     expect(registeredFunctions(azd, "functions/index.js")).toContain("not_found");
-    const server = await startBuiltServer({ cwd: azd, script: "server/main.js", cleanEnv: true, env: { LOG_LEVEL: "warn" } });
+    const server = await startBuiltServer({
+      cwd: azd,
+      script: "server/main.js",
+      cleanEnv: true,
+      env: { LOG_LEVEL: "warn" },
+    });
     servers.push(server.child);
     await exercise(server.url);
     server.child.kill("SIGTERM");
@@ -245,7 +261,9 @@ describe("the deployable package (dist/package)", () => {
     try {
       cpSync(pkg, withoutIgnore, { recursive: true, filter: (f) => path.basename(f) !== ".funcignore" });
       expect(azdZipEntries(withoutIgnore).some((f) => f.startsWith("node_modules/"))).toBe(false);
-      expect(azdZipEntries(withoutIgnore, { remoteBuild: false }).some((f) => f.startsWith("node_modules/"))).toBe(true);
+      expect(azdZipEntries(withoutIgnore, { remoteBuild: false }).some((f) => f.startsWith("node_modules/"))).toBe(
+        true,
+      );
     } finally {
       rmSync(withoutIgnore, { recursive: true, force: true });
     }
@@ -297,7 +315,11 @@ describe("azd and Core Tools settings around the package", () => {
 
   it("the project's .funcignore leaves node_modules in (azd refuses remoteBuild: false otherwise) and secrets out", () => {
     expect(projectFuncignoreExcludesNodeModules(ROOT)).toBe(false);
-    const entries = new Set(read(".funcignore").split("\n").map((l) => l.trim()));
+    const entries = new Set(
+      read(".funcignore")
+        .split("\n")
+        .map((l) => l.trim()),
+    );
     for (const secret of [".azure", ".azurite", ".env", ".env.*", "local.settings.json"])
       expect(entries.has(secret), secret).toBe(true);
   });
@@ -311,11 +333,9 @@ describe("scripts/upload-model.mjs (azd's postprovision hook on every OS, and th
     try {
       const log = path.join(dir, "calls.log");
       const fakeAz = path.join(dir, "az");
-      writeFileSync(
-        fakeAz,
-        `#!/bin/sh\necho "$*" >> "${log}"\nn=$(wc -l < "${log}")\n[ "$n" -gt 2 ] || exit 1\n`,
-        { mode: 0o755 },
-      );
+      writeFileSync(fakeAz, `#!/bin/sh\necho "$*" >> "${log}"\nn=$(wc -l < "${log}")\n[ "$n" -gt 2 ] || exit 1\n`, {
+        mode: 0o755,
+      });
       const run = spawnSync(process.execPath, ["scripts/upload-model.mjs"], {
         cwd: ROOT,
         env: {
@@ -335,7 +355,8 @@ describe("scripts/upload-model.mjs (azd's postprovision hook on every OS, and th
       for (const dest of [`house-price/${version}`, "house-price/current"])
         for (const f of models) expect(uploaded.has(`${dest}/${f}`), `${dest}/${f}`).toBe(true);
       expect(calls.length).toBe(2 * models.length + 2);
-      for (const c of calls) expect(c).toMatch(/^storage blob upload --auth-mode login .*--account-name stmdtest --container-name models /);
+      for (const c of calls)
+        expect(c).toMatch(/^storage blob upload --auth-mode login .*--account-name stmdtest --container-name models /);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

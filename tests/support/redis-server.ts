@@ -15,7 +15,8 @@ import { needTool } from "./tools";
  * Whether the tests that need a redis-server skip: SKIP_REDIS=1, or no redis-server installed (a loud warning
  * naming the Debian package; under CI=true needTool throws, so the run fails instead of skipping).
  */
-export const SKIP_REDIS = process.env.SKIP_REDIS === "1" || (!process.env.REDIS_SERVER_BIN && !needTool("redis-server"));
+export const SKIP_REDIS =
+  process.env.SKIP_REDIS === "1" || (!process.env.REDIS_SERVER_BIN && !needTool("redis-server"));
 
 function isExecutable(path: string): boolean {
   try {
