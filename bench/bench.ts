@@ -47,7 +47,7 @@ import {
   type Proc,
 } from "./lib/procs";
 import { fmtMB, fmtMs, fmtNum, markdownTable, median } from "./lib/stats";
-import { MAX_ROWS_PER_RUN } from "../shared/model";
+import { MAX_ROWS_PER_RUN } from "../shared/inference/model";
 
 const QUICK = process.argv.includes("--quick");
 /** `--server-env KEY=VALUE` (repeatable): extra environment for the server under test, e.g. NODE_OPTIONS. */
@@ -118,7 +118,7 @@ interface Workload {
   pairs?: number;
 }
 
-/** Rows per ONNX run in the service (createModel's Batcher maxRows default in shared/model.ts). */
+/** Rows per ONNX run in the service (createModel's Batcher maxRows default in shared/inference/model.ts). */
 const SERVICE_RUN_ROWS = MAX_ROWS_PER_RUN;
 
 /** Mixed load: per 100 requests, 90 single rows, 9 bulks of 100, 1 bulk of 1,000 (see driver.ts). */
@@ -391,7 +391,7 @@ async function main(): Promise<void> {
 
   // 1. Model ceiling, in process, before any load.
   log("model ceiling (onnxruntime-node in process, 1 thread)");
-  // The service splits requests into ONNX runs of at most SERVICE_RUN_ROWS (shared/model.ts, Batcher maxRows).
+  // The service splits requests into ONNX runs of at most SERVICE_RUN_ROWS (shared/inference/model.ts, Batcher maxRows).
   const modelCases = [
     { batch: 1 },
     { batch: 1000 },

@@ -105,7 +105,7 @@ describe(".dockerignore", () => {
       "scripts/build-config.mjs",
       "scripts/package.mjs",
       "host.json",
-      "shared/config.ts",
+      "shared/ops/config.ts",
       "server/main.ts",
       "functions/index.ts",
       "model/model.onnx",
