@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../server/node-flags";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { freePort, ownsListeningPort, request, waitQuiet } from "./lib/procs";
 import { median } from "./lib/stats";
 

@@ -1,6 +1,6 @@
 import { app } from "@azure/functions";
 import { createService } from "../shared/service";
-import { findAppRoot } from "../shared/app-root";
+import { findAppRoot, findStaticRoot } from "../shared/app-root";
 import { getConfig } from "../shared/ops/config";
 import { azureRoute, endpointHandler, fallbackHandler } from "./adapter";
 
@@ -10,7 +10,11 @@ const { FUNCTION_AUTH_LEVEL } = getConfig();
 // One service per worker process, created when the host imports this file: registering the functions needs its
 // endpoint list. The model starts loading right away, in the background, so a cold start loads it while the host
 // starts rather than on the first request (which would wait for it, up to MODEL_STORE_TIMEOUT_MS).
-const service = createService({ config: getConfig(), appRoot: findAppRoot(__dirname) });
+const service = createService({
+  config: getConfig(),
+  appRoot: findAppRoot(__dirname),
+  staticRoot: findStaticRoot(__dirname),
+});
 void service.holder.load().catch(() => undefined);
 const current = () => service;
 

@@ -1,5 +1,5 @@
 import { createService } from "../shared/service";
-import { findAppRoot } from "../shared/app-root";
+import { findAppRoot, findStaticRoot } from "../shared/app-root";
 import { getConfig, type Config } from "../shared/ops/config";
 import { createHttpServer } from "./http";
 
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
-  const service = createService({ config, appRoot: findAppRoot(__dirname) });
+  const service = createService({ config, appRoot: findAppRoot(__dirname), staticRoot: findStaticRoot(__dirname) });
   const { logger } = service;
   // Load now rather than on the first request, so /health turns 200 as soon as the model is ready.
   void service.holder.load().catch(() => undefined);

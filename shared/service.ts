@@ -36,6 +36,8 @@ export interface ServiceDeps {
   config: Config;
   /** Directory holding model/ (the repo root, or /app in the container). */
   appRoot: string;
+  /** Directory of the build's static files (swagger-ui/, pages): findStaticRoot(__dirname) in a host bundle. */
+  staticRoot: string;
   logger?: Logger;
   /** A shared cache backend; by default chosen from the config. */
   sharedCache?: CacheBackend;
@@ -110,6 +112,7 @@ export function createService(deps: ServiceDeps): Service {
     instanceId,
     now,
     startedAt,
+    staticRoot: deps.staticRoot,
     readJsonBytes,
     legacy,
   };

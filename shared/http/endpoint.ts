@@ -40,6 +40,8 @@ export interface ServiceContext {
   now(): number;
   /** When the service was created, on the `now` clock. */
   readonly startedAt: number;
+  /** Directory of the static files the build writes (swagger-ui/, pages): `<bundle dir>/../static`. */
+  readonly staticRoot: string;
   /** Reads a JSON request's body: 415, 413 and 503 (memory admission) before any parsing. */
   readJsonBytes(req: CoreRequest): Promise<Result<Uint8Array>>;
   /** The seeds' answer shape: a JSON body that carries `app_identifier`. */

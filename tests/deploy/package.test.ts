@@ -26,7 +26,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { SEED_HOUSE } from "../../shared/features";
+import { SEED_HOUSE } from "../../shared/input/features";
 import { testService } from "../support/hosts";
 import { startBuiltServer } from "../support/server-process";
 import { azdZipEntries, projectFuncignoreExcludesNodeModules } from "./azd-zip";
