@@ -1,5 +1,5 @@
 /**
- * Dockerfile and .dockerignore, checked statically (no Docker engine here; tests/deploy/artifact.test.ts
+ * Dockerfile and .dockerignore, checked statically (no Docker engine here; tests/deploy/package.test.ts
  * builds and runs the same production artifact without Docker).
  */
 import { describe, expect, it } from "vitest";
