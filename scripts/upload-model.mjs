@@ -29,8 +29,10 @@ function upload(dest, file) {
   const args = ["storage", "blob", "upload", "--auth-mode", "login", "--only-show-errors", "--overwrite"];
   args.push("--account-name", account, "--container-name", container);
   args.push("--name", `${dest}/${file}`, "--file", path.join(modelDir, file), "--output", "none");
-  // On Windows `az` is az.cmd, which only a shell runs.
-  const run = spawnSync("az", args, { stdio: "inherit", shell: process.platform === "win32" });
+  // On Windows `az` is az.cmd, which only a shell runs; the shell joins the arguments, so quote those with spaces.
+  const win = process.platform === "win32";
+  const argv = win ? args.map((a) => (/\s/.test(a) ? `"${a}"` : a)) : args;
+  const run = spawnSync("az", argv, { stdio: "inherit", shell: win });
   return run.status === 0;
 }
 
