@@ -8,7 +8,7 @@
 //   node_modules/onnxruntime-common      and the JS API it loads
 //   model/*.onnx, model/*.json           every model and its card
 //   static/                              dist/static (Swagger UI files /docs serves, pages)
-//   host.json, package.json, .funcignore
+//   host.json, package.json, .funcignore, THIRD-PARTY-NOTICES.txt (licences of the inlined packages)
 import { build } from "esbuild";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -51,10 +51,11 @@ async function bundleHosts(out) {
     ...COMMON,
     absWorkingDir: ROOT,
     sourcemap: false,
+    metafile: true,
     external: ["onnxruntime-node", "@azure/functions-core"],
   };
   const plugins = [lazyModules("../vendor/")];
-  await Promise.all([
+  return Promise.all([
     build({ ...options, plugins, entryPoints: ["server/main.ts"], outfile: path.join(out, "server", "main.js") }),
     build({
       ...options,
@@ -71,6 +72,34 @@ async function bundleHosts(out) {
       }),
     ),
   ]);
+}
+
+/** The node_modules package directories whose code esbuild inlined into any of the bundles. */
+function bundledPackages(results) {
+  const dirs = new Set();
+  for (const { metafile } of results) {
+    for (const input of Object.keys(metafile.inputs)) {
+      const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input.split(path.sep).join("/"));
+      if (m) dirs.add(path.resolve(ROOT, m[1]));
+    }
+  }
+  return [...dirs].sort();
+}
+
+/**
+ * THIRD-PARTY-NOTICES.txt: name, version and licence text of every package inlined into the bundles (their licences
+ * ask for the notice to travel with the code; esbuild drops the files it came with). onnxruntime-* and Swagger UI
+ * keep their own LICENSE files beside their code.
+ */
+function writeNotices(out, results) {
+  const parts = [];
+  for (const dir of bundledPackages(results)) {
+    const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
+    const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+    const text = file ? readFileSync(path.join(dir, file), "utf8").trim() : `License: ${pkg.license ?? "see package"}`;
+    parts.push(`${pkg.name}@${pkg.version}\n${"-".repeat(72)}\n${text}\n`);
+  }
+  writeFileSync(path.join(out, "THIRD-PARTY-NOTICES.txt"), `${parts.join("\n")}`);
 }
 
 /** Copies the files under `from` whose relative path passes `keep`. */
@@ -134,7 +163,7 @@ function writeManifest(out) {
 export async function writePackage({ out, staticDir, arch }) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  await bundleHosts(out);
+  writeNotices(out, await bundleHosts(out));
   cpSync(staticDir, path.join(out, "static"), { recursive: true });
   copyOnnxruntime(out, arch);
   copyModels(out);

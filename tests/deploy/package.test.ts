@@ -160,7 +160,7 @@ describe("the deployable package (dist/package)", () => {
       /^vendor\/[a-z0-9-]+\.js$/,
       /^model\/[^/]+\.(onnx|json)$/,
       /^static\/.+/,
-      /^(host\.json|package\.json|\.funcignore)$/,
+      /^(host\.json|package\.json|\.funcignore|THIRD-PARTY-NOTICES\.txt)$/,
       new RegExp(
         `^node_modules/onnxruntime-node/(package\\.json|LICENSE|dist/[^/]+\\.js|bin/napi-v\\d+/linux/${ARCH}/[^/]+)$`,
       ),
@@ -177,6 +177,10 @@ describe("the deployable package (dist/package)", () => {
     expect(manifest.main).toBe("functions/index.js");
     expect(manifest.dependencies).toBeUndefined();
     expect(readFileSync(path.join(pkg, "host.json"), "utf8")).toBe(read("host.json"));
+    // The licences of what esbuild inlined travel with it.
+    const notices = readFileSync(path.join(pkg, "THIRD-PARTY-NOTICES.txt"), "utf8");
+    for (const dep of ["zod", "prom-client", "@azure/functions", "redis", "@azure/identity"])
+      expect(notices, dep).toMatch(new RegExp(`^${dep.replace("/", "\\/")}@\\d`, "m"));
   });
 
   it("fits the budget (60 MiB, 300 files) and the README states its size", () => {
