@@ -34,14 +34,27 @@ local.settings.json
 *.ts
 `;
 
-/** esbuild plugin: LAZY_MODULES resolve to vendor/<file> (relative to the bundle being written), left external. */
+/**
+ * esbuild plugin: each of LAZY_MODULES becomes a small stub module, `module.exports = require("<prefix><file>")`,
+ * so the bundle loads vendor/<file> only when the code first requires or imports the module. A stub rather than an
+ * external path: an external `import()` would stay a native dynamic import, which sees a CommonJS vendor bundle
+ * as `{ default }` only; through the stub, esbuild's own interop gives the named exports.
+ */
 function lazyModules(prefix, except) {
   const names = Object.keys(LAZY_MODULES).filter((n) => n !== except);
   const filter = new RegExp(`^(${names.map((n) => n.replace(/[/.]/g, "\\$&")).join("|")})$`);
   return {
     name: "lazy-modules",
     setup(b) {
-      b.onResolve({ filter }, (args) => ({ path: prefix + LAZY_MODULES[args.path], external: true }));
+      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: "lazy-module" }));
+      b.onLoad({ filter: /.*/, namespace: "lazy-module" }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(prefix + LAZY_MODULES[args.path])});`,
+        loader: "js",
+      }));
+      b.onResolve({ filter: /^\.\.?\/.*\.js$/, namespace: "lazy-module" }, (args) => ({
+        path: args.path,
+        external: true,
+      }));
     },
   };
 }

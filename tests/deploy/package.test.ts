@@ -27,7 +27,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { SEED_HOUSE } from "../../shared/input/features";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { startAzurite } from "../support/azurite";
 import { testService } from "../support/hosts";
+import { SKIP_REDIS, startRedis } from "../support/redis-server";
 import { startBuiltServer } from "../support/server-process";
 import { azdZipEntries, projectFuncignoreExcludesNodeModules } from "./azd-zip";
 import { ROOT, dashboardMetrics, read } from "./helpers";
@@ -230,6 +233,59 @@ describe("the deployable package (dist/package)", () => {
     server.child.kill("SIGTERM");
     expect(await server.exited, server.output()).toMatchObject({ code: 0, signal: null });
   }, 60_000);
+
+  it("loads its optional backends from vendor/: the model from Blob Storage (Azurite), cache and limits on redis-server", async () => {
+    const az = await startAzurite();
+    const redis = SKIP_REDIS ? undefined : await startRedis();
+    try {
+      const models = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient("models");
+      await models.createIfNotExists();
+      for (const f of ["model.onnx", "model.json"])
+        await models.getBlockBlobClient(`v1/${f}`).uploadData(readFileSync(path.join(ROOT, "model", f)));
+      const env: Record<string, string> = {
+        LOG_LEVEL: "warn",
+        MODEL_BLOB_URL: az.blobUrl("models", "v1/model.onnx"),
+        AZURE_STORAGE_CONNECTION_STRING: az.connectionString,
+        ...(redis ? { REDIS_URL: redis.url, RATE_LIMIT_REQUESTS: "1000" } : {}),
+      };
+      const server = await startBuiltServer({ cwd: bare, script: "server/main.js", cleanEnv: true, env });
+      servers.push(server.child);
+      const health = (await (await fetch(`${server.url}/health`)).json()) as {
+        model: { source: string };
+        cache: { backend: string };
+      };
+      expect(health.model.source).toMatch(
+        /^blob:http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/models\/v1\/model\.onnx$/,
+      );
+      await exercise(server.url);
+      if (redis) {
+        expect(health.cache.backend).toBe("redis");
+        await exercise(server.url);
+        expect((await redis.keys()).length).toBeGreaterThan(0);
+      }
+      server.child.kill("SIGTERM");
+      await server.exited;
+    } finally {
+      await redis?.stop();
+      await az.dispose();
+    }
+  }, 90_000);
+
+  it.each([
+    ["redis.js", "createClient"],
+    ["upstash-redis.js", "Redis"],
+    ["upstash-ratelimit.js", "Ratelimit"],
+    ["rate-limiter-flexible.js", "RateLimiterRedis"],
+    ["azure-storage-blob.js", "BlobServiceClient"],
+    ["azure-identity.js", "DefaultAzureCredential"],
+  ])("vendor/%s exports %s", (file, name) => {
+    const run = spawnSync(process.execPath, ["-p", `typeof require("./vendor/${file}").${name}`], {
+      cwd: bare,
+      env: { PATH: process.env.PATH ?? "" },
+      encoding: "utf8",
+    });
+    expect(run.stdout.trim(), run.stderr).toBe("function");
+  });
 
   it("its Functions entry (package.json main) loads from the bare copy and registers every function", () => {
     const service = testService();
