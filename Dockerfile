@@ -1,61 +1,52 @@
 # syntax=docker/dockerfile:1
 #
-# House-price inference API: the standalone Node HTTP server (dist/server/main.js) in a small
+# House-price inference API: the standalone Node HTTP server of dist/package/ (scripts/package.mjs) in a small
 # glibc image (onnxruntime-node ships glibc binaries, so no alpine/musl).
 #
 #   docker build -t house-price-api:dev .
+#   docker build --platform linux/arm64 -t house-price-api:arm64 .
 #   docker run --rm -p 8000:8000 house-price-api:dev
 #
-# Stage 1 (build) installs every dependency and bundles the TypeScript with esbuild.
-# Stage 2 (runtime) installs production dependencies only (onnxruntime-node is external to the
-# bundle), drops the onnxruntime binaries of other platforms, and runs as a non-root user.
+# Stage 1 (build) installs every dependency and writes dist/package/: both hosts bundled with every pure-JS
+# dependency, the models, the Swagger UI files, and onnxruntime-node trimmed to linux/<target arch>.
+# Stage 2 (runtime) is that folder and nothing else: no npm, no node_modules beyond onnxruntime's binding.
 # No HEALTHCHECK: Kubernetes probes GET /health (startup, readiness, liveness).
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 ############################ build ############################
-FROM ${NODE_IMAGE} AS build
+# Runs on the build machine's platform; the target arch only picks which onnxruntime binding is packaged.
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
+ARG TARGETARCH=amd64
 WORKDIR /src
 
-# .npmrc carries onnxruntime-node-install=skip: its install script would download CUDA files.
+# onnxruntime-node's install script would download CUDA libraries this CPU service never loads (npm 10 runs it;
+# npm 11 skips it through package.json "allowScripts"). Its CPU binaries ship in the npm package.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 
 COPY . .
-RUN npm run build \
- && test -f dist/server/main.js \
- && test -f dist/functions/index.js
+RUN case "${TARGETARCH}" in amd64) ort_arch=x64 ;; arm64) ort_arch=arm64 ;; *) echo "unsupported TARGETARCH ${TARGETARCH}" >&2; exit 1 ;; esac \
+ && npm run package -- "--arch=${ort_arch}" \
+ && test -f dist/package/server/main.js \
+ && test -f dist/package/functions/index.js \
+ && test -f "dist/package/node_modules/onnxruntime-node/bin/napi-v6/linux/${ort_arch}/onnxruntime_binding.node"
 
 ############################ runtime ############################
 FROM ${NODE_IMAGE} AS runtime
-
-# amd64 or arm64, set by BuildKit from --platform.
-ARG TARGETARCH=amd64
 
 ENV NODE_ENV=production \
     PORT=8000
 
 WORKDIR /app
 
-# Production dependencies only. Scripts are skipped: onnxruntime-node's binaries are in its npm
-# package (bin/napi-v*/<os>/<arch>/), its install script only fetches optional CUDA libraries.
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force \
- && case "${TARGETARCH}" in amd64) ort_arch=x64 ;; arm64) ort_arch=arm64 ;; *) echo "unsupported TARGETARCH ${TARGETARCH}" >&2; exit 1 ;; esac \
- && ort_bin=node_modules/onnxruntime-node/bin \
- && for napi in "${ort_bin}"/napi-v*; do \
-      find "${napi}" -mindepth 1 -maxdepth 1 ! -name linux -exec rm -rf {} + ; \
-      find "${napi}/linux" -mindepth 1 -maxdepth 1 ! -name "${ort_arch}" -exec rm -rf {} + ; \
-      test -f "${napi}/linux/${ort_arch}/onnxruntime_binding.node" ; \
-    done \
- && groupadd --system --gid 10001 app \
+RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 
-COPY --from=build /src/dist ./dist
-# The bundled model and its card; MODEL_PATH defaults to model/model.onnx relative to /app.
-# On AKS the model can instead come from Blob Storage (MODEL_BLOB_URL, workload identity).
-COPY model/model.onnx model/model.json model/intervals.onnx ./model/
+# The package: server/main.js, functions/index.js, vendor/, model/ (MODEL_PATH defaults to model/model.onnx),
+# static/, node_modules/onnxruntime-*. On AKS the model can instead come from Blob Storage (MODEL_BLOB_URL).
+COPY --from=build /src/dist/package ./
 
 # Numeric user so the kubelet can verify runAsNonRoot.
 USER 10001:10001
@@ -67,4 +58,4 @@ ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=128" \
     MALLOC_ARENA_MAX=2
 
 # SIGTERM goes straight to node (PID 1), which drains for SHUTDOWN_TIMEOUT_MS and exits.
-CMD ["node", "dist/server/main.js"]
+CMD ["node", "server/main.js"]

@@ -684,9 +684,11 @@ async function main(): Promise<void> {
   const d = sizes.deploy;
   row({ name: "bundle dist/server/main.js", figure: fmtMB(sizes.bundles["dist/server/main.js"]) });
   row({
-    name: "Function App package (zip)",
-    figure: d ? `${fmtMB(d.zipBytes)} (${fmtMB(d.unpackedBytes)} unpacked)` : `unavailable: ${sizes.error ?? ""}`,
-    ceiling: d ? `less .funcignore: ${fmtMB(d.zipFuncignoreBytes)}` : undefined,
+    name: "deployable package dist/package (zip)",
+    figure: d
+      ? `${fmtMB(d.zipBytes)} (${fmtMB(d.unpackedBytes)} in ${d.files} files unpacked)`
+      : `unavailable: ${sizes.error ?? ""}`,
+    ceiling: "≤ 60 MiB, 300 files unpacked",
   });
 
   const header = [

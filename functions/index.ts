@@ -1,7 +1,6 @@
-import path from "node:path";
 import { app } from "@azure/functions";
 import { createService } from "../shared/service";
-import { findAppRoot } from "../shared/app-root";
+import { findAppRoot, findStaticRoot } from "../shared/app-root";
 import { getConfig } from "../shared/ops/config";
 import { azureRoute, endpointHandler, fallbackHandler } from "./adapter";
 
@@ -11,9 +10,11 @@ const { FUNCTION_AUTH_LEVEL } = getConfig();
 // One service per worker process, created when the host imports this file: registering the functions needs its
 // endpoint list. The model starts loading right away, in the background, so a cold start loads it while the host
 // starts rather than on the first request (which would wait for it, up to MODEL_STORE_TIMEOUT_MS).
-// The build writes the /app page beside the bundles: dist/functions/index.js serves dist/static.
-const staticRoot = path.join(__dirname, "../static");
-const service = createService({ config: getConfig(), appRoot: findAppRoot(__dirname), staticRoot });
+const service = createService({
+  config: getConfig(),
+  appRoot: findAppRoot(__dirname),
+  staticRoot: findStaticRoot(__dirname),
+});
 void service.holder.load().catch(() => undefined);
 if (getConfig().RATE_LIMIT_REQUESTS > 0 && getConfig().TRUST_PROXY === 0) {
   // The worker has no peer address: without X-Forwarded-For every caller would share one rate-limit bucket.

@@ -1,72 +1,54 @@
-// Bundles both hosts with esbuild: dist/server/main.js (the container) and dist/functions/index.js (Azure Functions),
-// and the /app page into dist/static/app/ (script, style, markup, map data), each file also precompressed (.br, .gz).
+// `npm run build` (= `npm run package`): everything the hosts run, in dist/.
+//   dist/server/main.js, dist/functions/index.js   the development bundles (`npm start`, the tests, `func start`):
+//                                                   the optional backends and onnxruntime-node load from node_modules
+//   dist/static/swagger-ui/                         the Swagger UI files /docs serves (found beside the bundle at run time)
+//   dist/static/app/                                the /app page (scripts/build-page.mjs), precompressed
+//   dist/package/                                   the deployable, runnable by itself (scripts/package.mjs)
+// Options: --arch=x64|arm64 picks the onnxruntime-node binding the package carries (default x64, or PACKAGE_ARCH).
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
-import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { COMMON, LAZY_MODULES, SWAGGER_UI_FILES } from "./build-config.mjs";
+import { buildPage } from "./build-page.mjs";
+import { writePackage } from "./package.mjs";
 
-rmSync("dist", { recursive: true, force: true });
+const require = createRequire(import.meta.url);
 
-const common = {
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "cjs",
-  sourcemap: "linked",
-  minifySyntax: true,
-  legalComments: "none",
-  logLevel: "warning",
-  // Native addon and files resolved at run time from node_modules; the Functions worker provides its core.
-  // The optional backends (Redis, Upstash, Blob Storage) stay external so the default path never parses them.
-  external: [
-    "onnxruntime-node",
-    "@azure/functions-core",
-    "swagger-ui-dist",
-    "redis",
-    "@upstash/redis",
-    "@azure/storage-blob",
-    "@azure/identity",
-  ],
-};
+function copyStatic(out) {
+  const from = path.dirname(require.resolve("swagger-ui-dist/package.json"));
+  const to = path.join(out, "static", "swagger-ui");
+  mkdirSync(to, { recursive: true });
+  for (const f of SWAGGER_UI_FILES) cpSync(path.join(from, f), path.join(to, f));
+}
 
-/** The page's static root: the hosts serve `<bundle dir>/../static`. */
-const APP_DIR = "dist/static/app";
-
-async function buildPage() {
-  mkdirSync(APP_DIR, { recursive: true });
-  const web = { bundle: true, minify: true, legalComments: "none", logLevel: "warning", target: "es2022" };
+async function buildDevelopment(out) {
+  const options = {
+    ...COMMON,
+    sourcemap: "linked",
+    // The native addon resolves from node_modules; the Functions worker provides its core. The optional backends
+    // stay external so the default path never parses them.
+    external: ["onnxruntime-node", "@azure/functions-core", ...Object.keys(LAZY_MODULES)],
+  };
   await Promise.all([
-    build({ ...web, entryPoints: ["web/main.ts"], outfile: `${APP_DIR}/app.js`, platform: "browser", format: "iife" }),
-    build({ ...web, entryPoints: ["web/app.css"], outfile: `${APP_DIR}/app.css` }),
+    build({ ...options, entryPoints: ["server/main.ts"], outfile: path.join(out, "server", "main.js") }),
+    build({ ...options, entryPoints: ["functions/index.ts"], outfile: path.join(out, "functions", "index.js") }),
   ]);
-  copyFileSync("web/index.html", `${APP_DIR}/index.html`);
-  copyFileSync("web/favicon.svg", `${APP_DIR}/favicon.svg`);
-  // Re-serialised without the whitespace a committed file may have.
-  const points = JSON.parse(readFileSync("web/data/holdout-points.json", "utf8"));
-  writeFileSync(`${APP_DIR}/holdout-points.json`, JSON.stringify(points));
-  precompress(APP_DIR);
 }
 
-/** Writes name.br and name.gz beside every file, at the strongest settings: this runs once per build. */
-function precompress(dir) {
-  for (const name of readdirSync(dir)) {
-    const file = path.join(dir, name);
-    const bytes = readFileSync(file);
-    writeFileSync(
-      `${file}.br`,
-      brotliCompressSync(bytes, {
-        params: {
-          [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
-          [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
-        },
-      }),
-    );
-    writeFileSync(`${file}.gz`, gzipSync(bytes, { level: 9 }));
-  }
+function parseArch(argv) {
+  const flag = argv.find((a) => a.startsWith("--arch="));
+  const arch = flag ? flag.slice("--arch=".length) : (process.env.PACKAGE_ARCH ?? "x64");
+  if (arch !== "x64" && arch !== "arm64") throw new Error(`--arch must be x64 or arm64, not ${arch}`);
+  return arch;
 }
 
-await Promise.all([
-  build({ ...common, entryPoints: ["server/main.ts"], outfile: "dist/server/main.js" }),
-  build({ ...common, entryPoints: ["functions/index.ts"], outfile: "dist/functions/index.js" }),
-  buildPage(),
-]);
+const out = "dist";
+rmSync(out, { recursive: true, force: true });
+await Promise.all([buildDevelopment(out), buildPage(path.join(out, "static", "app"))]);
+copyStatic(out);
+await writePackage({
+  out: path.join(out, "package"),
+  staticDir: path.join(out, "static"),
+  arch: parseArch(process.argv),
+});

@@ -1,6 +1,5 @@
-import path from "node:path";
 import { createService } from "../shared/service";
-import { findAppRoot } from "../shared/app-root";
+import { findAppRoot, findStaticRoot } from "../shared/app-root";
 import { getConfig, type Config } from "../shared/ops/config";
 import { createHttpServer } from "./http";
 
@@ -12,9 +11,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
-  // The build writes the /app page beside the bundles: dist/server/main.js serves dist/static.
-  const staticRoot = path.join(__dirname, "../static");
-  const service = createService({ config, appRoot: findAppRoot(__dirname), staticRoot });
+  const service = createService({ config, appRoot: findAppRoot(__dirname), staticRoot: findStaticRoot(__dirname) });
   const { logger } = service;
   // Load now rather than on the first request, so /health turns 200 as soon as the model is ready.
   void service.holder.load().catch(() => undefined);

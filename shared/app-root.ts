@@ -11,3 +11,11 @@ export function findAppRoot(start: string): string {
     dir = parent;
   }
 }
+
+/**
+ * The build's static files (dist/static: swagger-ui/, pages) for a host bundle in `bundleDir`: `<bundleDir>/../static`,
+ * i.e. dist/static for dist/server/main.js and dist/package/static for dist/package/server/main.js.
+ */
+export function findStaticRoot(bundleDir: string): string {
+  return path.resolve(bundleDir, "..", "static");
+}

@@ -43,6 +43,8 @@ export interface ServiceDeps {
   config: Config;
   /** Directory holding model/ (the repo root, or /app in the container). */
   appRoot: string;
+  /** Directory of the build's static files (swagger-ui/, app/): findStaticRoot(__dirname) in a host bundle. */
+  staticRoot: string;
   logger?: Logger;
   /** A shared cache backend; by default chosen from the config. */
   sharedCache?: CacheBackend;
@@ -50,8 +52,6 @@ export interface ServiceDeps {
   rateLimiter?: RateLimiter;
   instanceId?: string;
   now?: () => number;
-  /** The build's static files (the /app page): `<bundle dir>/../static`; by default <appRoot>/dist/static. */
-  staticRoot?: string;
 }
 
 export interface Service {
@@ -127,10 +127,10 @@ export function createService(deps: ServiceDeps): Service {
     instanceId,
     now,
     startedAt,
+    staticRoot: deps.staticRoot,
     readJsonBytes,
     readBodyBytes,
     legacy,
-    staticRoot: deps.staticRoot ?? path.join(deps.appRoot, "dist", "static"),
   };
   const endpoints = ROUTE_FAMILIES.flatMap((family) => family(ctx));
   const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(timeoutMs, 50), store);

@@ -1,16 +1,12 @@
 /**
- * Sizes of what gets deployed: the esbuild bundles, and the Function App package, i.e. a zip of
- * dist/ + host.json + package.json + model/model.onnx + model/model.json + production node_modules.
- *
- * The production node_modules is installed once in bench/results/tmp/deploy (git-ignored) with
- * `npm ci --omit=dev --ignore-scripts --offline` (from the local npm cache; no network) and reused
- * while package-lock.json is unchanged. The zip is made with `zip -qr` (deflate, level 6), or, when
- * zip is missing, estimated with `tar czf`.
+ * Sizes of what gets deployed: the esbuild bundles, and dist/package/ (scripts/package.mjs), the one folder both
+ * hosts deploy: unpacked bytes and files, and its zip as azd makes it for the Function App (the folder less its
+ * .funcignore file; `zip -qr`, deflate level 6, or a `tar czf` estimate when zip is missing).
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export interface PackageSizes {
   bundles: Record<string, number>;
@@ -18,25 +14,13 @@ export interface PackageSizes {
     method: string;
     /** Unpacked bytes of the package's files. */
     unpackedBytes: number;
+    files: number;
     zipBytes: number;
-    /** The same zip less what .funcignore excludes (other platforms' onnxruntime binaries, source maps, .ts). */
-    zipFuncignoreBytes: number;
     nodeModulesBytes: number;
     onnxruntimeBytes: number;
-    reused: boolean;
   };
   error?: string;
 }
-
-const TMP = resolve("bench/results/tmp");
-const DEPLOY = join(TMP, "deploy");
-const ORT_BIN = "node_modules/onnxruntime-node/bin/napi-v6";
-/**
- * What .funcignore leaves out of this content (the Function App's packaging honours it): onnxruntime
- * binaries of other platforms, source maps, TypeScript files (zip -x patterns: `*` also matches `/`).
- */
-const FUNCIGNORE = [`${ORT_BIN}/darwin/*`, `${ORT_BIN}/win32/*`, `${ORT_BIN}/linux/arm64/*`, "dist/*.map", "*.ts"];
-const CONTENT = ["dist", "host.json", "package.json", "model", "node_modules"];
 
 export function dirBytes(path: string): number {
   const st = statSync(path, { throwIfNoEntry: false });
@@ -60,72 +44,31 @@ function hasZip(): boolean {
   }
 }
 
-function archive(out: string, exclude: string[]): number {
-  rmSync(out, { force: true });
-  if (hasZip()) {
-    execFileSync("zip", ["-qr", out, ...CONTENT, ...(exclude.length ? ["-x", ...exclude] : [])], { cwd: DEPLOY });
-  } else {
-    const ex = exclude.map((p) => `--exclude=${p.replace(/\/\*$/, "")}`);
-    execFileSync("tar", ["czf", out, ...ex, ...CONTENT], { cwd: DEPLOY });
-  }
-  return statSync(out).size;
-}
-
 /** `dist` is the build to measure (the bench's snapshot of dist/). */
-export function measurePackageSizes(dist = resolve("dist")): PackageSizes {
+export function measurePackageSizes(dist: string): PackageSizes {
   const bundles: Record<string, number> = {};
-  for (const f of ["server/main.js", "functions/index.js"]) bundles[`dist/${f}`] = statSync(join(dist, f)).size;
+  for (const f of ["server/main.js", "functions/index.js", "package/server/main.js", "package/functions/index.js"])
+    bundles[`dist/${f}`] = statSync(join(dist, f)).size;
   const result: PackageSizes = { bundles };
+  const pkg = join(dist, "package");
+  const tmp = mkdtempSync(join(tmpdir(), "house-price-zip-"));
   try {
-    const lock = readFileSync(resolve("package-lock.json"));
-    const pkg = readFileSync(resolve("package.json"));
-    const stamp = createHash("sha256").update(lock).update(pkg).digest("hex");
-    const stampFile = join(DEPLOY, ".stamp");
-    const reused = existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp;
-    if (!reused) {
-      rmSync(DEPLOY, { recursive: true, force: true });
-      mkdirSync(DEPLOY, { recursive: true });
-      for (const f of ["package.json", "package-lock.json", ".npmrc"]) cpSync(resolve(f), join(DEPLOY, f));
-      // Serialised with other engineers' npm runs; --offline: the local cache only, never the network.
-      execFileSync(
-        "flock",
-        [
-          "/tmp/npm.lock",
-          "npm",
-          "ci",
-          "--omit=dev",
-          "--ignore-scripts",
-          "--offline",
-          "--no-audit",
-          "--no-fund",
-          "--loglevel=error",
-        ],
-        { cwd: DEPLOY, stdio: ["ignore", "ignore", "pipe"], timeout: 300_000 },
-      );
-      writeFileSync(stampFile, stamp);
-    }
-    // The build output and the model are copied fresh on every run.
-    for (const f of ["dist", "model"]) rmSync(join(DEPLOY, f), { recursive: true, force: true });
-    cpSync(dist, join(DEPLOY, "dist"), { recursive: true });
-    mkdirSync(join(DEPLOY, "model"));
-    for (const f of ["model/model.onnx", "model/model.json", "host.json", "package.json"]) {
-      cpSync(resolve(f), join(DEPLOY, f));
-    }
     const zip = hasZip();
-    const unpackedBytes = CONTENT.reduce((s, f) => s + dirBytes(join(DEPLOY, f)), 0);
+    const out = join(tmp, zip ? "package.zip" : "package.tgz");
+    if (zip) execFileSync("zip", ["-qr", out, ".", "-x", ".funcignore"], { cwd: pkg });
+    else execFileSync("tar", ["czf", out, "--exclude=./.funcignore", "."], { cwd: pkg });
     result.deploy = {
-      method: zip
-        ? "zip -qr (deflate) of a temp dir with npm ci --omit=dev --ignore-scripts"
-        : "tar czf estimate of a temp dir with npm ci --omit=dev --ignore-scripts",
-      unpackedBytes,
-      zipBytes: archive(join(TMP, zip ? "deploy.zip" : "deploy.tgz"), []),
-      zipFuncignoreBytes: archive(join(TMP, zip ? "deploy-funcignore.zip" : "deploy-funcignore.tgz"), FUNCIGNORE),
-      nodeModulesBytes: dirBytes(join(DEPLOY, "node_modules")),
-      onnxruntimeBytes: dirBytes(join(DEPLOY, "node_modules/onnxruntime-node")),
-      reused,
+      method: zip ? "zip -qr (deflate) of dist/package less .funcignore" : "tar czf estimate of dist/package",
+      unpackedBytes: dirBytes(pkg),
+      files: readdirSync(pkg, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length,
+      zipBytes: statSync(out).size,
+      nodeModulesBytes: dirBytes(join(pkg, "node_modules")),
+      onnxruntimeBytes: dirBytes(join(pkg, "node_modules", "onnxruntime-node")),
     };
   } catch (err) {
     result.error = err instanceof Error ? err.message.slice(0, 500) : String(err);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
   return result;
 }

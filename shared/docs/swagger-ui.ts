@@ -1,9 +1,12 @@
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import type { CoreResponse } from "../http/core";
 
-/** Swagger UI's files, served by the service itself from the npm package (no CDN). */
+/**
+ * Swagger UI's files, served by the service itself (no CDN) from `<static root>/swagger-ui/`, where the build
+ * copies them from the swagger-ui-dist package (scripts/build-config.mjs lists the same names): the deployable
+ * package has no node_modules to read them from.
+ */
 const ASSETS: Record<string, string> = {
   "swagger-ui.css": "text/css; charset=utf-8",
   "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
@@ -46,19 +49,39 @@ const PAGE = `<!doctype html>
 const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'";
 
-let distDir: string | undefined;
-const loaded = new Map<string, Buffer>();
-
-function swaggerDir(): string {
-  if (!distDir) {
-    // Resolved at run time from node_modules (a production dependency), in the bundle and in tests alike.
-    const req = typeof require === "function" ? require : createRequire(path.join(process.cwd(), "noop.js"));
-    distDir = path.dirname(req.resolve("swagger-ui-dist/package.json"));
-  }
-  return distDir;
+export interface SwaggerUi {
+  page(): CoreResponse;
+  /** One of the page's assets, or undefined for any other name. */
+  asset(name: string): CoreResponse | undefined;
 }
 
-export function docsPage(): CoreResponse {
+/** The docs page and its assets, read from `<staticRoot>/swagger-ui/` on first use and kept in memory. */
+export function swaggerUi(staticRoot: string): SwaggerUi {
+  const dir = path.join(staticRoot, "swagger-ui");
+  const loaded = new Map<string, Buffer>();
+  return {
+    page: docsPage,
+    asset(name) {
+      if (name === "init.js") {
+        return {
+          status: 200,
+          headers: { "content-type": ASSETS["swagger-ui-bundle.js"]!, "cache-control": "no-cache" },
+          body: INIT_JS,
+        };
+      }
+      const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+      if (!type) return undefined;
+      let bytes = loaded.get(name);
+      if (!bytes) {
+        bytes = readFileSync(path.join(dir, name));
+        loaded.set(name, bytes);
+      }
+      return { status: 200, headers: { "content-type": type, "cache-control": "public, max-age=86400" }, body: bytes };
+    },
+  };
+}
+
+function docsPage(): CoreResponse {
   return {
     status: 200,
     headers: {
@@ -68,23 +91,4 @@ export function docsPage(): CoreResponse {
     },
     body: PAGE,
   };
-}
-
-/** One of the page's assets, or undefined for any other name. */
-export function docsAsset(name: string): CoreResponse | undefined {
-  if (name === "init.js") {
-    return {
-      status: 200,
-      headers: { "content-type": ASSETS["swagger-ui-bundle.js"]!, "cache-control": "no-cache" },
-      body: INIT_JS,
-    };
-  }
-  const type = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-  if (!type) return undefined;
-  let bytes = loaded.get(name);
-  if (!bytes) {
-    bytes = readFileSync(path.join(swaggerDir(), name));
-    loaded.set(name, bytes);
-  }
-  return { status: 200, headers: { "content-type": type, "cache-control": "public, max-age=86400" }, body: bytes };
 }

@@ -44,12 +44,12 @@ export interface ServiceContext {
   now(): number;
   /** When the service was created, on the `now` clock. */
   readonly startedAt: number;
+  /** Directory of the static files the build writes (swagger-ui/, app/): `<bundle dir>/../static`. */
+  readonly staticRoot: string;
   /** Reads a JSON request's body: 415, 413 and 503 (memory admission) before any parsing. */
   readJsonBytes(req: CoreRequest): Promise<Result<Uint8Array>>;
   /** The same under the same limits for other media types (the /v2 family also takes application/octet-stream). */
   readBodyBytes(req: CoreRequest, media: MediaTypes): Promise<Result<Uint8Array>>;
   /** The seeds' answer shape: a JSON body that carries `app_identifier`. */
   legacy(status: number, body: Record<string, unknown>): CoreResponse;
-  /** The build's static files (dist/static): the /app page is in its app/ folder. */
-  readonly staticRoot: string;
 }

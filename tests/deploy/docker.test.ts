@@ -1,5 +1,5 @@
 /**
- * Dockerfile and .dockerignore, checked statically (no Docker engine here; tests/deploy/artifact.test.ts
+ * Dockerfile and .dockerignore, checked statically (no Docker engine here; tests/deploy/package.test.ts
  * builds and runs the same production artifact without Docker).
  */
 import { describe, expect, it } from "vitest";
@@ -23,7 +23,7 @@ function stages(text: string): Stage[] {
   for (const raw of joined.split("\n")) {
     const line = raw.trim();
     if (!line) continue;
-    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    const from = /^FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
     if (from) out.push({ from: from[1]!, name: from[2], lines: [] });
     else if (out.length > 0) out[out.length - 1]!.lines.push(line);
   }
@@ -43,27 +43,23 @@ describe("Dockerfile", () => {
     expect(text).not.toMatch(/^FROM\s+\S*alpine/im);
   });
 
-  it("builds with the full install and npm run build in the build stage", () => {
+  it("builds the package with the full install in the build stage, for the target arch, on the build platform", () => {
     const build = all[0]!;
-    expect(build.lines.join("\n")).toMatch(/COPY package\.json package-lock\.json \.npmrc/);
-    expect(build.lines.join("\n")).toMatch(/npm ci\b/);
-    expect(build.lines.join("\n")).toMatch(/npm run build/);
+    const text = build.lines.join("\n");
+    expect(text).toMatch(/COPY package\.json package-lock\.json \.npmrc/);
+    expect(text).toMatch(/ENV ONNXRUNTIME_NODE_INSTALL=skip/);
+    expect(text).toMatch(/npm ci\b/);
+    expect(text).toMatch(/npm run package -- "--arch=\$\{ort_arch\}"/);
+    expect(text).toMatch(/amd64\) ort_arch=x64 ;; arm64\) ort_arch=arm64/);
+    expect(read("Dockerfile")).toMatch(/^FROM --platform=\$BUILDPLATFORM \$\{NODE_IMAGE\} AS build$/m);
   });
 
-  it("installs only production dependencies in the final stage and prunes onnxruntime to linux/<arch>", () => {
-    const run = instr(final, "RUN").join("\n");
-    expect(final.lines.join("\n")).toMatch(/COPY package\.json package-lock\.json \.npmrc/);
-    expect(run).toMatch(/npm ci --omit=dev/);
-    expect(run).not.toMatch(/npm (ci|install)(?![^&]*--omit=dev)/);
-    expect(run).toMatch(/onnxruntime-node\/bin/);
-    expect(run).toMatch(/! -name linux/);
-    expect(run).toMatch(/amd64\) ort_arch=x64/);
+  it("runs the package alone: no npm in the final stage, one COPY of dist/package", () => {
+    expect(instr(final, "RUN").join("\n")).not.toMatch(/\bnpm\b/);
+    expect(instr(final, "COPY")).toEqual(["COPY --from=build /src/dist/package ./"]);
   });
 
-  it("copies the bundle and the model, runs as a non-root numeric user, port 8000, no HEALTHCHECK", () => {
-    const copies = instr(final, "COPY").join("\n");
-    expect(copies).toMatch(/--from=build \S*dist \.\/dist/);
-    expect(copies).toMatch(/model\/model\.onnx model\/model\.json model\/intervals\.onnx \.\/model\//);
+  it("runs as a non-root numeric user, port 8000, no HEALTHCHECK", () => {
     const user = instr(final, "USER");
     expect(user).toHaveLength(1);
     const u = user[0]!.split(/\s+/)[1]!.split(":")[0]!;
@@ -78,10 +74,10 @@ describe("Dockerfile", () => {
     expect(final.lines.join("\n")).toMatch(/WORKDIR \/app/);
   });
 
-  it("runs node dist/server/main.js directly (exec form: node is PID 1 and gets SIGTERM)", () => {
+  it("runs node server/main.js directly (exec form: node is PID 1 and gets SIGTERM)", () => {
     const cmd = instr(final, "CMD");
     expect(cmd).toHaveLength(1);
-    expect(JSON.parse(cmd[0]!.slice(4))).toEqual(["node", "dist/server/main.js"]);
+    expect(JSON.parse(cmd[0]!.slice(4))).toEqual(["node", "server/main.js"]);
     expect(instr(final, "ENTRYPOINT")).toEqual([]);
   });
 });
@@ -94,7 +90,7 @@ describe(".dockerignore", () => {
   const norm = (p: string) => p.replace(/^\*\*\//, "").replace(/\/$/, "");
 
   it("keeps node_modules, dist, .git and secrets out of the build context", () => {
-    for (const p of ["node_modules", "dist", ".git", ".env", "local.settings.json"])
+    for (const p of ["node_modules", "dist", ".git", ".env", ".env.*", ".azure", ".azurite", "local.settings.json"])
       expect(patterns.map(norm), p).toContain(p);
   });
 
@@ -106,12 +102,14 @@ describe(".dockerignore", () => {
       ".npmrc",
       "tsconfig.json",
       "scripts/build.mjs",
+      "scripts/build-config.mjs",
+      "scripts/package.mjs",
+      "host.json",
       "shared/ops/config.ts",
       "server/main.ts",
       "functions/index.ts",
       "model/model.onnx",
       "model/model.json",
-      "model/intervals.onnx",
     ]) {
       expect(ignored(needed), needed).toBe(false);
     }

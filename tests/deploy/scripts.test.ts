@@ -20,6 +20,7 @@ import {
   validateObject,
   type K8sObject,
 } from "./helpers";
+import { needTool } from "../support/tools";
 
 const SCRIPTS = [
   "scripts/minikube-run.sh",
@@ -37,8 +38,7 @@ function has(cmd: string): boolean {
     return false;
   }
 }
-const shellcheck = has("shellcheck");
-if (!shellcheck) console.warn("\n!! shellcheck is not installed: the shellcheck test of scripts/*.sh is SKIPPED !!\n");
+const shellcheck = needTool("shellcheck");
 
 describe("deployment scripts", () => {
   it.each(SCRIPTS)("%s is bash with set -euo pipefail", (script) => {

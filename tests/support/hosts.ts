@@ -4,6 +4,7 @@ import { createService, type Service, type ServiceDeps } from "../../shared/serv
 import { parseConfig } from "../../shared/ops/config";
 import { createLogger } from "../../shared/ops/logger";
 import { createHttpServer } from "../../server/http";
+import { testStaticRoot } from "./static-root";
 
 export interface Reply {
   status: number;
@@ -28,7 +29,13 @@ export interface Host {
 
 export function testService(env: Record<string, string> = {}, deps: Partial<ServiceDeps> = {}): Service {
   const config = parseConfig({ LOG_LEVEL: "silent", ...env });
-  return createService({ config, appRoot: process.cwd(), logger: createLogger(config.LOG_LEVEL), ...deps });
+  return createService({
+    config,
+    appRoot: process.cwd(),
+    staticRoot: testStaticRoot(),
+    logger: createLogger(config.LOG_LEVEL),
+    ...deps,
+  });
 }
 
 const reply = (status: number, headers: Headers, raw: Uint8Array): Reply => {

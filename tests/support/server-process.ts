@@ -17,8 +17,10 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Node.js flags before the script, e.g. the production heap caps. */
   flags?: readonly string[];
-  /** Directory holding dist/server/main.js (default: the repository root). */
+  /** Directory holding the script (default: the repository root). */
   cwd?: string;
+  /** The server script, relative to cwd (default dist/server/main.js; the package's is server/main.js). */
+  script?: string;
   /** Start from an empty environment (only PATH) instead of this process's. */
   cleanEnv?: boolean;
   /** Each complete stdout line as it arrives (the JSON logs). */
@@ -32,7 +34,7 @@ export interface StartOptions {
  */
 export async function startBuiltServer(opts: StartOptions = {}): Promise<BuiltServer> {
   const cwd = opts.cwd ?? process.cwd();
-  const script = "dist/server/main.js";
+  const script = opts.script ?? "dist/server/main.js";
   if (!existsSync(path.join(cwd, script))) throw new Error("run `npm run build` first (npm test does)");
   const port = await freePort();
   const base = opts.cleanEnv ? { PATH: process.env.PATH ?? "" } : process.env;
