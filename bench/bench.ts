@@ -44,7 +44,7 @@ import {
   type Proc,
 } from "./lib/procs";
 import { measurePackageSizes } from "./lib/package-size";
-import { figure, report, type Pair, type ServiceRun, type Workload } from "./lib/report";
+import { figure, report, us, type Pair, type ServiceRun, type Workload } from "./lib/report";
 import { fmtMB, fmtMs, fmtNum, median } from "./lib/stats";
 import { requireWrk, rowsPerRequest, runWrk, writeRowsFile, type WrkRun, type WrkSpec } from "./lib/wrk";
 import { MAX_ROWS_PER_RUN } from "../shared/model";
@@ -332,8 +332,6 @@ async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): 
   }
   return best!;
 }
-
-const us = (v: number | undefined) => (v === undefined ? "–" : `${v.toFixed(1)} µs`);
 
 /** Every throughput workload as ceiling/service pairs; the pair with the median ratio is reported. */
 async function throughput(ctx: Ctx, c: Ceilings, workloads: Workload[]) {

@@ -7,8 +7,8 @@
  * measured from that intended time to the end of its response, so a server that stalls is charged
  * for every request that should have gone out meanwhile (they wait in this process's queue, and the
  * wait counts). When every connection is busy, due requests queue here rather than being skipped.
- * The send lag (actual − intended) is reported too: it shows how much of the latency is the
- * generator itself. The loop spins (setImmediate) so requests go out within microseconds of their
+ * The send lag (actual − intended: the generator's lateness plus any wait for a free connection) and
+ * the gaps between the generator's loop turns are reported too: they show how much is the generator. The loop spins (setImmediate) so requests go out within microseconds of their
  * time, not on 1 ms timer ticks; it runs on the load generator's core, never the server's.
  *
  * Run by the bench (bundled, on the load core): node paced.js '<json spec>'; prints one JSON line.
@@ -44,8 +44,10 @@ export interface PacedResult {
   latency: LatencySummary;
   /** From the actual send, ms (what a closed-loop tool would report). */
   serviceTime: LatencySummary;
-  /** Actual send − intended send, ms. */
+  /** Actual send − intended send, ms: the generator's own lateness plus waits for a free connection. */
   sendLag: LatencySummary;
+  /** Gaps between the generator's loop turns, ms: its own responsiveness (max = its worst stall). */
+  loopGap: LatencySummary;
 }
 
 interface Conn {
@@ -76,6 +78,8 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   const latency = new Samples();
   const service = new Samples();
   const lag = new Samples();
+  const gaps = new Samples();
+  let lastTick = 0;
   let ok = 0;
   let non2xx = 0;
   let errors = 0;
@@ -155,6 +159,8 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   return new Promise((resolve) => {
     const tick = () => {
       const now = performance.now();
+      if (lastTick > 0 && inWindow(now)) gaps.push(now - lastTick);
+      lastTick = now;
       while (due < total && t0 + due * interval <= now) queue.push(t0 + due++ * interval);
       while (qHead < queue.length && idle.length > 0) {
         const c = idle.pop()!;
@@ -186,6 +192,7 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
           latency: latency.summary(),
           serviceTime: service.summary(),
           sendLag: lag.summary(),
+          loopGap: gaps.summary(),
         });
         return;
       }

@@ -99,7 +99,8 @@ function runJson(r: WrkRun | undefined) {
 
 // Three decimals: 0.596× must not print as a passing 0.60×.
 const x = (v: number) => `${v < 10 ? v.toFixed(3) : v.toFixed(1)}×`;
-const us = (v: number | undefined) => (v === undefined ? "–" : `${v.toFixed(1)} µs`);
+export const us = (v: number | undefined) =>
+  v === undefined ? "–" : v >= 1000 ? `${fmtNum(v / 1000)} ms` : `${v.toFixed(1)} µs`;
 const cores = (v: number | undefined) => (v === undefined ? "–" : Math.max(0, v).toFixed(2));
 
 interface Target {
@@ -408,7 +409,7 @@ function print(
     const r = input.paced.result;
     console.log(
       `\npaced: latency from the intended send time (coordinated omission counted): p50 ${fmtMs(r.latency.p50)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)}; ` +
-        `from the actual send p99 ${fmtMs(r.serviceTime.p99)}; generator send lag p99 ${fmtMs(r.sendLag.p99)}`,
+        `from the actual send p99 ${fmtMs(r.serviceTime.p99)}; send lag p99 ${fmtMs(r.sendLag.p99)}; generator loop gap p99 ${fmtMs(r.loopGap.p99)}, max ${fmtMs(r.loopGap.max)}`,
     );
   }
   if (runRows) {
