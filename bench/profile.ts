@@ -127,19 +127,16 @@ async function main(): Promise<void> {
       timeoutS: 10,
       rowsFile,
     });
-    let requests = 0;
-    let reqPerS = 0;
-    let cpuPerReq: number | undefined;
+    let measured: { requests: number; reqPerS: number; cpuPerReq?: number };
     try {
       await waitReady(server, "GET", "/health");
       const warm = await runWrk(spec(1), pin);
       const run = await runWrk(spec(SECONDS), pin, server.pid);
-      requests = warm.requests + run.requests;
-      reqPerS = run.reqPerS;
-      cpuPerReq = run.cpuPerReqUs;
+      measured = { requests: warm.requests + run.requests, reqPerS: run.reqPerS, cpuPerReq: run.cpuPerReqUs };
     } finally {
       await server.stop(); // SIGTERM: the server drains and exits, and node writes the profile
     }
+    const { requests, reqPerS, cpuPerReq } = measured;
     const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
     if (!file) throw new Error(`no profile written for ${kind}: ${server.stderr()}`);
     const target = resolve(OUT, `${kind}.cpuprofile`);
