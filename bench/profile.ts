@@ -9,10 +9,11 @@
  * bench/results/profiles/<label>/summary.md; prints the summary.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { build } from "esbuild";
 import { SourceMap, type SourceMapPayload } from "node:module";
 import { basename, resolve } from "node:path";
 import { choosePinning, pinSelf } from "./lib/pinning";
-import { pinServersWith, snapshotBuild, spawnServer, waitReady } from "./lib/procs";
+import { pinServersWith, snapshotBuild, spawnScript, spawnServer, waitReady } from "./lib/procs";
 import { markdownTable } from "./lib/stats";
 import { requireWrk, runWrk, writeRowsFile, type WrkKind } from "./lib/wrk";
 
@@ -24,6 +25,10 @@ const LABEL = arg("--label", "current");
 const SECONDS = Number(arg("--seconds", "5"));
 const KINDS = arg("--kinds", "predict-unique,predict-hit").split(",") as WrkKind[];
 const TOP = Number(arg("--top", "25"));
+/** Profile the bare node:http ceiling instead of the service (the floor's own breakdown). */
+const CEILING = process.argv.includes("--ceiling");
+/** Sample allocations (--heap-prof) instead of CPU: which frames allocate the garbage GC then sweeps. */
+const HEAP = process.argv.includes("--heap");
 const OUT = resolve("bench/results/profiles", LABEL);
 const TMP = resolve("bench/results/tmp");
 
@@ -100,6 +105,52 @@ function selfTimes(p: CpuProfile) {
   return { frames: sorted(self), groups: sorted(groups) };
 }
 
+interface HeapNode {
+  callFrame: ProfileNode["callFrame"];
+  selfSize: number;
+  children: HeapNode[];
+}
+interface HeapProfile {
+  head: HeapNode;
+}
+
+/** Bytes allocated per frame and per source group (sampled; collected objects included). */
+function allocations(p: HeapProfile) {
+  const maps = new Map<string, SourceMap | null>();
+  const self = new Map<string, number>();
+  const groups = new Map<string, number>();
+  const walk = (n: HeapNode) => {
+    if (n.selfSize > 0) {
+      const { functionName, url, lineNumber, columnNumber } = n.callFrame;
+      const where = locate(maps, url, lineNumber, columnNumber);
+      const name = functionName || "(anonymous)";
+      const frame = where ? `${name} ${where}` : name;
+      self.set(frame, (self.get(frame) ?? 0) + n.selfSize);
+      const g = group(name, where);
+      groups.set(g, (groups.get(g) ?? 0) + n.selfSize);
+    }
+    n.children.forEach(walk);
+  };
+  walk(p.head);
+  const sorted = (m: Map<string, number>) =>
+    [...m.entries()].map(([frame, us]) => ({ frame, us })).sort((a, b) => b.us - a.us);
+  return { frames: sorted(self), groups: sorted(groups) };
+}
+
+let ceilingScript: string | undefined;
+async function ceilingBundle(): Promise<string> {
+  ceilingScript ??= resolve(TMP, "ceiling-server.js");
+  await build({
+    entryPoints: [resolve("bench/ceiling-server.ts")],
+    outfile: ceilingScript,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    logLevel: "warning",
+  });
+  return ceilingScript;
+}
+
 async function main(): Promise<void> {
   requireWrk();
   const pin = choosePinning();
@@ -111,12 +162,17 @@ async function main(): Promise<void> {
   writeRowsFile(rowsFile);
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
-  const sections: string[] = [`# CPU profiles: ${LABEL}`, "", pin.note, ""];
+  const what = `${HEAP ? "Allocation" : "CPU"} profiles of ${CEILING ? "the bare node:http ceiling" : "the service"}`;
+  const sections: string[] = [`# ${what}: ${LABEL}`, "", pin.note, ""];
   let seed = 0;
   for (const kind of KINDS) {
     const dir = resolve(OUT, `${kind}.tmp`);
-    const flags = ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=100"];
-    const server = await spawnServer({}, undefined, flags);
+    const flags = HEAP
+      ? ["--heap-prof", `--heap-prof-dir=${dir}`, "--heap-prof-interval=4096"]
+      : ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=100"];
+    const server = CEILING
+      ? await spawnScript(await ceilingBundle(), {}, flags)
+      : await spawnServer({}, undefined, flags);
     const spec = (durationS: number) => ({
       url: `http://127.0.0.1:${server.port}`,
       kind,
@@ -137,30 +193,38 @@ async function main(): Promise<void> {
       await server.stop(); // SIGTERM: the server drains and exits, and node writes the profile
     }
     const { requests, reqPerS, cpuPerReq } = measured;
-    const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+    const ext = HEAP ? ".heapprofile" : ".cpuprofile";
+    const file = readdirSync(dir).find((f) => f.endsWith(ext));
     if (!file) throw new Error(`no profile written for ${kind}: ${server.stderr()}`);
-    const target = resolve(OUT, `${kind}.cpuprofile`);
+    const target = resolve(OUT, `${kind}${ext}`);
     renameSync(resolve(dir, file), target);
     rmSync(dir, { recursive: true, force: true });
-    const profile = JSON.parse(readFileSync(target, "utf8")) as CpuProfile;
-    const { frames, groups } = selfTimes(profile);
+    const { frames, groups } = HEAP
+      ? allocations(JSON.parse(readFileSync(target, "utf8")) as HeapProfile)
+      : selfTimes(JSON.parse(readFileSync(target, "utf8")) as CpuProfile);
     const busy = frames.reduce((s, f) => s + f.us, 0);
     // The profile spans start-up, warm-up, run and shutdown; requests = warm-up + run.
     const perReq = (us: number) => us / Math.max(1, requests);
+    const unit = HEAP ? "bytes" : "µs";
     const row = (f: { frame: string; us: number }) => [
       f.frame,
       `${((f.us / busy) * 100).toFixed(1)} %`,
-      `${perReq(f.us).toFixed(2)} µs`,
+      `${perReq(f.us).toFixed(HEAP ? 0 : 2)} ${unit}`,
     ];
     sections.push(
       `## ${kind}: ${Math.round(reqPerS).toLocaleString("en-US")} req/s under profiling, ` +
         `server CPU ${cpuPerReq?.toFixed(1) ?? "–"} µs/request (from /proc, timed run), ${requests.toLocaleString("en-US")} requests profiled`,
       "",
-      `Self time on the main thread over the whole profile (start-up, warm-up, run, shutdown); µs/request = self time ÷ requests of warm-up + run. Share = of the non-idle samples (GC and native code included as V8 reports them).`,
+      HEAP
+        ? `Bytes allocated on the JS heap (sampled every 4 KiB, objects collected since included) over the whole run; bytes/request = ÷ requests of warm-up + run.`
+        : `Self time on the main thread over the whole profile (start-up, warm-up, run, shutdown); µs/request = self time ÷ requests of warm-up + run. Share = of the non-idle samples (GC and native code included as V8 reports them).`,
       "",
-      markdownTable(["source", "share", "µs/request"], groups.slice(0, 15).map(row)),
+      markdownTable(["source", "share", `${unit}/request`], groups.slice(0, 15).map(row)),
       "",
-      markdownTable(["frame (self time)", "share", "µs/request"], frames.slice(0, TOP).map(row)),
+      markdownTable(
+        [HEAP ? "frame (allocated)" : "frame (self time)", "share", `${unit}/request`],
+        frames.slice(0, TOP).map(row),
+      ),
       "",
     );
   }
