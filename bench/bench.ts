@@ -47,7 +47,7 @@ import { measurePackageSizes } from "./lib/package-size";
 import { figure, report, us, type Pair, type ServiceRun, type Workload } from "./lib/report";
 import { fmtMB, fmtMs, fmtNum, median } from "./lib/stats";
 import { requireWrk, rowsPerRequest, runWrk, writeRowsFile, type WrkRun, type WrkSpec } from "./lib/wrk";
-import { MAX_ROWS_PER_RUN } from "../shared/model";
+import { MAX_ROWS_PER_RUN } from "../shared/inference/model";
 
 const QUICK = process.argv.includes("--quick");
 const argAfter = (flag: string) => {

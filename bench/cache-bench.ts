@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { startUpstashGateway } from "../tools/upstash-gateway";
 import { standaloneHost, testService } from "../tests/support/hosts";
 import { startRedis } from "../tests/support/redis-server";

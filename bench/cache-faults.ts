@@ -6,7 +6,7 @@
  *   npm run build && node --import tsx bench/cache-faults.ts
  */
 import { writeFileSync } from "node:fs";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { spawnServer, waitReady, type Proc } from "./lib/procs";
 import { startRedis, type RedisProcess } from "../tests/support/redis-server";
 

@@ -19,10 +19,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import { endpointHandler, toCoreRequest } from "../functions/adapter";
-import { createService } from "../shared/app";
+import { createService } from "../shared/service";
 import { findAppRoot } from "../shared/app-root";
-import { parseConfig } from "../shared/config";
-import type { CoreRequest } from "../shared/http";
+import { parseConfig } from "../shared/ops/config";
+import type { CoreRequest } from "../shared/http/core";
 import { SEED_BODY, bulkBody, holdoutRows } from "./lib/bodies";
 import { median } from "./lib/stats";
 

@@ -11,8 +11,8 @@ import os from "node:os";
 import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { format, resolveConfig } from "prettier";
-import { FEATURES } from "../shared/features";
-import { SESSION_OPTIONS } from "../shared/model";
+import { FEATURES } from "../shared/input/features";
+import { SESSION_OPTIONS } from "../shared/inference/model";
 import { median } from "./lib/stats";
 
 const COMMAND = "node --import tsx bench/model-bench.ts";

@@ -27,8 +27,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseConfig } from "../shared/config";
-import { FEATURES } from "../shared/features";
+import { parseConfig } from "../shared/ops/config";
+import { FEATURES } from "../shared/input/features";
 import { spawnServer, waitReady } from "./lib/procs";
 
 const HOST = "127.0.0.1";

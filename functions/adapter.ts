@@ -1,7 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
-import type { Endpoint, Service } from "../shared/app";
-import type { BodyResult, CoreRequest, CoreResponse } from "../shared/http";
-import { lastForwardedFor } from "../shared/ratelimit";
+import type { Endpoint, Service } from "../shared/service";
+import type { BodyResult, CoreRequest, CoreResponse } from "../shared/http/core";
+import { lastForwardedFor } from "../shared/access/client-identity";
 
 /** An Azure Functions HttpRequest as the service's platform-neutral request. */
 export function toCoreRequest(request: HttpRequest): CoreRequest {
@@ -64,7 +64,7 @@ export function fallbackHandler(service: () => Service): HttpHandler {
   return async (request) => toResponseInit(await service().handle(toCoreRequest(request)));
 }
 
-/** `/predict` → `predict`; `/docs/{asset}` → `docs/{asset}` (host.json sets routePrefix to ""). */
+/** `/predict` → `predict`; `/docs/{asset}` → `docs/{asset}` (host.json sets routePrefix to ""; the route syntax is Azure's). */
 export function azureRoute(endpoint: Endpoint): string {
   return endpoint.route.slice(1);
 }

@@ -1,6 +1,6 @@
-import { createService } from "../shared/app";
+import { createService } from "../shared/service";
 import { findAppRoot } from "../shared/app-root";
-import { getConfig, type Config } from "../shared/config";
+import { getConfig, type Config } from "../shared/ops/config";
 import { createHttpServer } from "./http";
 
 async function main(): Promise<void> {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { Batcher } from "../shared/batcher";
-import { FEATURES, SEED_HOUSE } from "../shared/features";
-import { createModel } from "../shared/model";
-import { loadFromFile } from "../shared/model-store";
+import { Batcher } from "../shared/inference/batcher";
+import { FEATURES, SEED_HOUSE } from "../shared/input/features";
+import { createModel } from "../shared/inference/model";
+import { loadFromFile } from "../shared/inference/model-store";
 import { cacheKeys } from "../shared/cache";
-import { toTensor } from "../shared/predictor";
+import { toTensor } from "../shared/inference/predictor";
 
 const W = FEATURES.length;
 const houses = (n: number, seed = 1) =>

@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
 import { standaloneHost, testService, type Host } from "./support/hosts";
 import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";

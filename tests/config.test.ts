@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, parseConfig } from "../shared/config";
-import { FEATURES } from "../shared/features";
-import { HouseSchema } from "../shared/schemas";
+import { CONFIG_KEYS, parseConfig } from "../shared/ops/config";
+import { FEATURES } from "../shared/input/features";
+import { HouseSchema } from "../shared/input/schemas";
 
 /** Keys only the standalone server reads; the Functions host has its own port and lifecycle. */
 const SERVER_ONLY = ["PORT", "HOST", "SHUTDOWN_TIMEOUT_MS"];
@@ -29,14 +29,14 @@ describe("configuration", () => {
     expect(parseConfig({ REDIS_URL: "", MODEL_BLOB_URL: "" }).REDIS_URL).toBeUndefined();
   });
 
-  it("lists in local.settings.sample.json exactly the keys shared/config.ts knows", () => {
+  it("lists in local.settings.sample.json exactly the keys shared/ops/config.ts knows", () => {
     const sample = JSON.parse(readFileSync("local.settings.sample.json", "utf8")) as { Values: Record<string, string> };
     const keys = Object.keys(sample.Values).filter((k) => !PLATFORM.includes(k));
     expect(keys.sort()).toEqual(CONFIG_KEYS.filter((k) => !SERVER_ONLY.includes(k)).sort());
     expect(() => parseConfig(sample.Values)).not.toThrow();
   });
 
-  it("uses the feature order of shared/features.ts in the request schema", () => {
+  it("uses the feature order of shared/input/features.ts in the request schema", () => {
     expect(Object.keys(HouseSchema.shape)).toEqual([...FEATURES]);
   });
 });

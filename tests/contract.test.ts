@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE, FEATURES } from "../shared/features";
-import { createModel } from "../shared/model";
-import { loadFromFile } from "../shared/model-store";
+import { SEED_HOUSE, FEATURES } from "../shared/input/features";
+import { createModel } from "../shared/inference/model";
+import { loadFromFile } from "../shared/inference/model-store";
 import { HOSTS, testService, type Host } from "./support/hosts";
 
 const JSON_HEADERS = { "content-type": "application/json" };

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { packBulk, packHouse } from "../shared/fast-house";
-import { FEATURES, SEED_HOUSE } from "../shared/features";
-import { toTensor } from "../shared/predictor";
-import { BulkRequestSchema, HouseSchema } from "../shared/schemas";
+import { packBulk, packHouse } from "../shared/input/house-object-packer";
+import { FEATURES, SEED_HOUSE } from "../shared/input/features";
+import { toTensor } from "../shared/inference/predictor";
+import { BulkRequestSchema, HouseSchema } from "../shared/input/schemas";
 
 const W = FEATURES.length;
 const value = fc.oneof(

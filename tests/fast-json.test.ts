@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { packBulk, packHouse } from "../shared/fast-house";
-import { scanHouse, scanHouses } from "../shared/fast-json";
-import { FEATURES, SEED_HOUSE } from "../shared/features";
+import { packBulk, packHouse } from "../shared/input/house-object-packer";
+import { scanHouse, scanHouses } from "../shared/input/house-bytes-scanner";
+import { FEATURES, SEED_HOUSE } from "../shared/input/features";
 
 const W = FEATURES.length;
 const encoder = new TextEncoder();

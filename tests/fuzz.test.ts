@@ -10,8 +10,8 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE, type FeatureName } from "../shared/features";
-import { createLogger } from "../shared/logger";
+import { FEATURES, SEED_HOUSE, type FeatureName } from "../shared/input/features";
+import { createLogger } from "../shared/ops/logger";
 import { HOSTS, testService, type Host, type Reply, type SendOptions } from "./support/hosts";
 
 const SEED = 20_250_607;

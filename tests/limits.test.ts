@@ -3,10 +3,11 @@ import type { ChildProcess } from "node:child_process";
 import net from "node:net";
 import { createHttpServer } from "../server/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { startUpstashGateway, type UpstashGateway } from "../tools/upstash-gateway";
 import { functionsHost, standaloneHost, testService, type Host } from "./support/hosts";
 import { startBuiltServer } from "./support/server-process";
+import { eventually } from "./support/eventually";
 import { SKIP_REDIS, startRedis, type RedisProcess } from "./support/redis-server";
 
 const body = JSON.stringify(SEED_HOUSE);
@@ -330,6 +331,35 @@ describe.skipIf(SKIP_REDIS)("shared rate limits", () => {
       expect((await burst(host, 1, headers))[0]).toBe(429);
     } finally {
       await host.close();
+    }
+  });
+
+  it("limits and caches over one Redis connection per service (the cache's, RESP2)", async () => {
+    const admin = await redis.client();
+    const others = async () => {
+      const own = await admin.sendCommand(["CLIENT", "ID"]);
+      const list = String(await admin.sendCommand(["CLIENT", "LIST"]))
+        .trim()
+        .split("\n");
+      return list.filter((line) => !line.startsWith(`id=${own} `));
+    };
+    await redis.flushall();
+    const before = (await others()).length;
+    const host = await standaloneHost(
+      testService({ REDIS_URL: redis.url, RATE_LIMIT_REQUESTS: "50", RATE_LIMIT_WINDOW_SECONDS: "60" }),
+    );
+    try {
+      const headers = { "content-type": "application/json", "x-api-key": "one-connection" };
+      expect(await burst(host, 3, headers)).toEqual([200, 200, 200]);
+      // Both users wrote through it: a limiter key and the cached row.
+      await eventually(async () => expect((await redis.keys("rl*")).length).toBeGreaterThan(0));
+      await eventually(async () => expect((await redis.keys("hp:*")).length).toBeGreaterThan(0));
+      const clients = await others();
+      expect(clients).toHaveLength(before + 1);
+      expect(clients.at(-1)).toMatch(/\bresp=2\b/);
+    } finally {
+      await host.close();
+      await admin.close();
     }
   });
 

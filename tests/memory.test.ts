@@ -3,7 +3,7 @@
  * heap: a real server process with those flags is flooded with maximum-size bodies, valid and hostile at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../server/node-flags";
 import { startBuiltServer, type BuiltServer } from "./support/server-process";
 

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
+import { SEED_HOUSE } from "../shared/input/features";
 import { startAzurite, type Azurite } from "./support/azurite";
 import { standaloneHost, testService, type Host } from "./support/hosts";
 

@@ -11,7 +11,7 @@ import {
   loadWithRetry,
   type LoadResult,
   type ModelStoreError,
-} from "../shared/model-store";
+} from "../shared/inference/model-store";
 import { AZURITE_KEY, freePort, azuriteConnectionString, startAzurite, type Azurite } from "./support/azurite";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

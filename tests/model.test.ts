@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { FEATURES } from "../shared/features";
+import { FEATURES } from "../shared/input/features";
 
 const path = (p: string): string => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const MODEL_PATH = path("model/model.onnx");
@@ -69,7 +69,7 @@ describe("model card", () => {
     expect(card.sha256).toBe(digest);
   });
 
-  it("lists the features in the order of shared/features.ts", () => {
+  it("lists the features in the order of shared/input/features.ts", () => {
     expect(card.features.map((f) => f.name)).toEqual([...FEATURES]);
   });
 

@@ -4,7 +4,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
+import { SECURITY_HEADERS } from "../shared/http/security-headers";
+import { SEED_HOUSE } from "../shared/input/features";
 import { createHttpServer } from "../server/http";
 import { standaloneHost, testService, type Host } from "./support/hosts";
 
@@ -53,6 +54,16 @@ describe("the standalone server on the wire", () => {
     expect(out).toContain(`x-app-identifier: ${service.instanceId}`);
     expect(out).toContain("x-content-type-options: nosniff");
     expect(out).toContain('"error":"Bad Request"');
+  });
+
+  it("sends the core's whole security-header set with its own error answers (x-frame-options included)", async () => {
+    const out = await raw(port, "GARBAGE\r\n\r\n");
+    const served = await fetch(`http://127.0.0.1:${port}/hello?name=a`);
+    expect(Object.keys(SECURITY_HEADERS)).toContain("x-frame-options");
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      expect(out).toContain(`${name}: ${value}\r\n`);
+      expect(served.headers.get(name)).toBe(value);
+    }
   });
 
   it("closes the connection after refusing a request whose body it did not read", async () => {

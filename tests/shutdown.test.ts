@@ -7,7 +7,7 @@
 import http from "node:http";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { FEATURES, SEED_HOUSE } from "../shared/features";
+import { FEATURES, SEED_HOUSE } from "../shared/input/features";
 import { startBuiltServer, type BuiltServer } from "./support/server-process";
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;

@@ -10,8 +10,8 @@
  */
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../shared/features";
-import type { Service } from "../shared/app";
+import { SEED_HOUSE } from "../shared/input/features";
+import type { Service } from "../shared/service";
 import { createHttpServer } from "../server/http";
 import { testService } from "./support/hosts";
 

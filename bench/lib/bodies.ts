@@ -10,7 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { FEATURES, SEED_HOUSE } from "../../shared/features";
+import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 
 const POP = FEATURES.indexOf("Population");
 

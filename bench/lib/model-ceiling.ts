@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
-import { FEATURES } from "../../shared/features";
-import { SESSION_OPTIONS } from "../../shared/model";
+import { FEATURES } from "../../shared/input/features";
+import { SESSION_OPTIONS } from "../../shared/inference/model";
 import { machineBusySeconds } from "./procs";
 import { median } from "./stats";
 

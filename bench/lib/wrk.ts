@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { FEATURES, SEED_HOUSE } from "../../shared/features";
+import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 import { coreBusySeconds, type Pinning } from "./pinning";
 import { cpuSeconds } from "./procs";
 

@@ -46,7 +46,7 @@ SPLIT_SEED = 42  # the project's fixed evaluation split
 VALIDATION_SEED = 0  # validation part carved from the training rows, for tuning only
 TREE_SEED = 0
 
-FEATURES = [  # must match shared/features.ts (checked below and by tests/model.test.ts)
+FEATURES = [  # must match shared/input/features.ts (checked below and by tests/model.test.ts)
     ("MedInc", "10000 USD", "median income of households in the block group"),
     ("HouseAge", "years", "median age of houses in the block group"),
     ("AveRooms", "rooms per household", "average number of rooms per household"),
@@ -73,11 +73,11 @@ LEARNING_RATE = 0.1
 
 
 def check_feature_order() -> None:
-    ts = (ROOT / "shared" / "features.ts").read_text()
+    ts = (ROOT / "shared" / "input" / "features.ts").read_text()
     block = re.search(r"FEATURES\s*=\s*\[(.*?)\]", ts, re.S)
     names = re.findall(r'"([^"]+)"', block.group(1)) if block else []
     if names != [f[0] for f in FEATURES]:
-        sys.exit(f"feature order differs from shared/features.ts: {names}")
+        sys.exit(f"feature order differs from shared/input/features.ts: {names}")
 
 
 def sha256(path: Path) -> str:

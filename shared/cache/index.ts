@@ -1,6 +1,6 @@
 import CircuitBreaker from "opossum";
-import type { Logger } from "../logger";
-import type { Metrics } from "../metrics";
+import type { Logger } from "../ops/logger";
+import type { Metrics } from "../ops/metrics";
 import { RowTable, ROW_WORDS, type RowBatch } from "./row-table";
 import type { CacheBackend } from "./types";
 
@@ -46,64 +46,13 @@ type Op<T> = () => Promise<T>;
  * `resetMs`, then one probe decides whether it closes again, so the cache comes back by itself.
  */
 export function createPredictionCache(opts: CacheOptions): PredictionCache {
-  const { metrics, logger, shared } = opts;
-  // No TTL in process: an entry is a model version's output for exact inputs, so it never goes stale;
-  // the table only bounds memory. CACHE_TTL_SECONDS applies to the shared backend.
-  const table = opts.maxEntries > 0 ? new RowTable(opts.maxEntries) : undefined;
-  // The table holds one model's values; a different namespace (another model) starts it afresh.
-  let tableNamespace: string | undefined;
-  const tableFor = (namespace: string): RowTable | undefined => {
-    if (table && namespace !== tableNamespace) {
-      table.clear();
-      tableNamespace = namespace;
-    }
-    return table;
-  };
-  const backendName: CacheBackendName = shared?.name ?? (table ? "memory" : "none");
+  const { metrics, shared } = opts;
+  const { tableFor, holding, hasTable } = namespacedTable(opts.maxEntries);
+  const backendName: CacheBackendName = shared?.name ?? (hasTable ? "memory" : "none");
 
-  let breaker: CircuitBreaker<[Op<unknown>], unknown> | undefined;
-  let lastFailure = 0;
-  if (shared) {
-    breaker = new CircuitBreaker((op: Op<unknown>) => op(), {
-      timeout: opts.timeoutMs,
-      resetTimeout: opts.resetMs ?? 2000,
-      // A short window: at thousands of calls a second, a 10 s window full of earlier successes would
-      // keep the circuit closed for seconds while every call waits out its timeout.
-      errorThresholdPercentage: 50,
-      volumeThreshold: 5,
-      rollingCountTimeout: 500,
-      rollingCountBuckets: 5,
-    });
-    breaker.on("open", () => {
-      metrics.cacheCircuit.set({ backend: shared.name }, 1);
-      logger.warn("cache circuit open", { backend: shared.name });
-    });
-    breaker.on("close", () => {
-      metrics.cacheCircuit.set({ backend: shared.name }, 0);
-      logger.info("cache circuit closed", { backend: shared.name });
-    });
-    metrics.cacheCircuit.set({ backend: shared.name }, 0);
-  }
-
-  const reasonOf = (err: unknown): string => {
-    const code = (err as { code?: unknown } | undefined)?.code;
-    if (code === "ETIMEDOUT") return "timeout";
-    if (code === "EOPENBREAKER") return "circuit_open";
-    return "error";
-  };
-
-  async function guarded<T>(op: "get" | "set", fn: Op<T>): Promise<T | undefined> {
-    if (!breaker || !shared) return undefined;
-    try {
-      return (await breaker.fire(fn)) as T;
-    } catch (err) {
-      const reason = reasonOf(err);
-      if (reason !== "circuit_open") lastFailure = Date.now();
-      metrics.cacheErrors.inc({ backend: shared.name, op, reason });
-      if (reason === "error") logger.debug("cache call failed", { backend: shared.name, op, error: String(err) });
-      return undefined;
-    }
-  }
+  const tier = shared && guardedTier(shared, opts);
+  const guarded = <T>(op: "get" | "set", fn: Op<T>): Promise<T | undefined> =>
+    tier ? tier.call(op, fn) : Promise.resolve(undefined);
 
   return {
     backend: backendName,
@@ -127,20 +76,9 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
       }
       const missing = remote;
       return guarded("get", () => shared!.mget(cacheKeys(namespace, batch, missing))).then((got) => {
-        if (got) {
-          let remoteHits = 0;
-          for (let j = 0; j < missing.length; j++) {
-            const v = got[j];
-            if (v === undefined) continue;
-            const i = missing[j]!;
-            values[i] = v;
-            // The table may have moved on to another model while the backend answered.
-            if (tableNamespace === namespace) mem?.set(words, i, hashes[i]!, v);
-            remoteHits++;
-          }
-          if (remoteHits > 0) metrics.cacheHits.inc({ tier: shared!.name }, remoteHits);
-          hits += remoteHits;
-        }
+        const found = got ? fillFromShared(holding(namespace), batch, missing, got, values) : 0;
+        if (found > 0) metrics.cacheHits.inc({ tier: shared!.name }, found);
+        hits += found;
         if (rows > hits) metrics.cacheMisses.inc(rows - hits);
         return { values, hits };
       });
@@ -160,16 +98,117 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
     },
 
     status() {
-      if (!breaker) return "ok";
-      if (breaker.opened || breaker.halfOpen) return "degraded";
-      return Date.now() - lastFailure < 5_000 ? "degraded" : "ok";
+      return tier ? tier.status() : "ok";
     },
 
     async close() {
-      breaker?.shutdown();
+      tier?.shutdown();
       await shared?.close();
     },
   };
+}
+
+/**
+ * The in-process tier. No TTL in process: an entry is a model version's output for exact inputs, so it never goes
+ * stale; the table only bounds memory (CACHE_TTL_SECONDS applies to the shared backend). It holds one model's
+ * values: a different namespace (another model) starts it afresh.
+ */
+function namespacedTable(maxEntries: number) {
+  const table = maxEntries > 0 ? new RowTable(maxEntries) : undefined;
+  let current: string | undefined;
+  return {
+    hasTable: table !== undefined,
+    tableFor(namespace: string): RowTable | undefined {
+      if (table && namespace !== current) {
+        table.clear();
+        current = namespace;
+      }
+      return table;
+    },
+    /** The table if it still holds `namespace`: it may have moved on to another model while the backend answered. */
+    holding: (namespace: string): RowTable | undefined => (namespace === current ? table : undefined),
+  };
+}
+
+/** Copies the shared backend's answers for rows `missing` into `values` (and `table`); the hits it found. */
+function fillFromShared(
+  table: RowTable | undefined,
+  batch: RowBatch,
+  missing: readonly number[],
+  got: readonly (number | undefined)[],
+  values: (number | undefined)[],
+): number {
+  let found = 0;
+  for (let j = 0; j < missing.length; j++) {
+    const v = got[j];
+    if (v === undefined) continue;
+    const i = missing[j]!;
+    values[i] = v;
+    table?.set(batch.words, i, batch.hashes[i]!, v);
+    found++;
+  }
+  return found;
+}
+
+/** What a failed guarded call counts as in cache_errors_total. */
+function reasonOf(err: unknown): "timeout" | "circuit_open" | "error" {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (code === "ETIMEDOUT") return "timeout";
+  if (code === "EOPENBREAKER") return "circuit_open";
+  return "error";
+}
+
+/**
+ * Calls to the shared backend behind the circuit breaker: each bounded, a failure answered as undefined (a miss)
+ * and counted; "degraded" while the circuit is not closed or a call failed in the last 5 s.
+ */
+function guardedTier(shared: CacheBackend, opts: CacheOptions) {
+  const { metrics, logger } = opts;
+  const breaker = createBreaker(shared, opts);
+  let lastFailure = 0;
+  return {
+    async call<T>(op: "get" | "set", fn: Op<T>): Promise<T | undefined> {
+      try {
+        return (await breaker.fire(fn)) as T;
+      } catch (err) {
+        const reason = reasonOf(err);
+        if (reason !== "circuit_open") lastFailure = Date.now();
+        metrics.cacheErrors.inc({ backend: shared.name, op, reason });
+        if (reason === "error") logger.debug("cache call failed", { backend: shared.name, op, error: String(err) });
+        return undefined;
+      }
+    },
+    status(): "ok" | "degraded" {
+      if (breaker.opened || breaker.halfOpen) return "degraded";
+      return Date.now() - lastFailure < 5_000 ? "degraded" : "ok";
+    },
+    shutdown: () => breaker.shutdown(),
+  };
+}
+
+/** The breaker in front of the shared backend; its state is the cache_circuit_open gauge (and a log line). */
+function createBreaker(shared: CacheBackend, opts: CacheOptions): CircuitBreaker<[Op<unknown>], unknown> {
+  const { metrics, logger } = opts;
+  const breaker = new CircuitBreaker((op: Op<unknown>) => op(), {
+    timeout: opts.timeoutMs,
+    resetTimeout: opts.resetMs ?? 2000,
+    // A short window: at thousands of calls a second, a 10 s window full of earlier successes would
+    // keep the circuit closed for seconds while every call waits out its timeout.
+    errorThresholdPercentage: 50,
+    volumeThreshold: 5,
+    rollingCountTimeout: 500,
+    rollingCountBuckets: 5,
+  });
+  breaker.on("open", () => {
+    metrics.cacheCircuit.set({ backend: shared.name }, 1);
+    logger.warn("cache circuit open", { backend: shared.name });
+  });
+  breaker.on("close", () => {
+    metrics.cacheCircuit.set({ backend: shared.name }, 0);
+    logger.info("cache circuit closed", { backend: shared.name });
+  });
+  metrics.cacheCircuit.set({ backend: shared.name }, 0);
+  return breaker;
 }
 
 /**

@@ -22,17 +22,28 @@ export class RedisUnavailableError extends Error {
   }
 }
 
+/** A node-redis client speaking RESP2, without modules, functions or scripts (node-redis spells "none" `{}`). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export type RedisClient = RedisModule.RedisClientType<{}, {}, {}, 2, {}>;
+
+/** One node-redis client with the service's connection policy, shared by the cache and the rate limiter. */
+export interface RedisConnection {
+  readonly client: RedisClient;
+  /** Closes gracefully (in-flight writes finish, at most 1 s), then tears the socket down. Idempotent. */
+  close(): Promise<void>;
+}
+
 /**
- * A cache backend on Redis over TCP (node-redis).
+ * Opens a connection to `url`, once per process for every Redis user (cache, rate limiter):
  *
  * - Never throws and never blocks at creation: the client connects in the background and reconnects by
  *   itself forever (backoff min(retries*100, 2000) ms), so hits come back once the server does.
  * - Fails fast while disconnected: commands are not queued offline; they reject at once.
  * - Connection 'error' events are logged (rate-limited) and otherwise swallowed.
- * - node-redis applies its own default command timeout (5 s) to single commands; the caller's bound is
+ * - node-redis applies its own default command timeout (5 s) to single commands; the callers' bounds are
  *   expected to be far shorter.
  */
-export function createRedisBackend(url: string, opts: RedisBackendOptions = {}): CacheBackend {
+export function createRedisConnection(url: string, opts: RedisBackendOptions = {}): RedisConnection {
   const logError = rateLimitedLog(opts.log);
   // Required here, not at module scope, so the in-memory default never loads the client (cold start).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -67,6 +78,39 @@ export function createRedisBackend(url: string, opts: RedisBackendOptions = {}):
   client.connect().catch((err: unknown) => {
     if (!closed) logError("redis cache connect failed", { error: err instanceof Error ? err.message : String(err) });
   });
+  return {
+    client,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (client.isReady) {
+        // Graceful: lets in-flight writes finish, bounded so shutdown never hangs on a stuck server.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 1_000);
+          timer.unref();
+        });
+        await Promise.race([client.close().catch(() => undefined), timeout]);
+        clearTimeout(timer);
+      }
+      try {
+        client.destroy();
+      } catch {
+        // already torn down
+      }
+    },
+  };
+}
+
+/**
+ * A cache backend on Redis over TCP (node-redis): on its own connection to `url`, closed with the backend, or on
+ * a connection shared with other users (the rate limiter), which its owner closes.
+ */
+export function createRedisBackend(target: string | RedisConnection, opts: RedisBackendOptions = {}): CacheBackend {
+  const owned = typeof target === "string";
+  const connection = owned ? createRedisConnection(target, opts) : target;
+  const { client } = connection;
+  let closed = false;
 
   function ensureUsable(): void {
     if (closed) throw new RedisUnavailableError("Redis cache backend is closed");
@@ -105,23 +149,8 @@ export function createRedisBackend(url: string, opts: RedisBackendOptions = {}):
     },
 
     async close() {
-      if (closed) return;
       closed = true;
-      if (client.isReady) {
-        // Graceful: lets in-flight writes finish, bounded so shutdown never hangs on a stuck server.
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 1_000);
-          timer.unref();
-        });
-        await Promise.race([client.close().catch(() => undefined), timeout]);
-        clearTimeout(timer);
-      }
-      try {
-        client.destroy();
-      } catch {
-        // already torn down
-      }
+      if (owned) await connection.close();
     },
   };
 }

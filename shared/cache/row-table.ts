@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { WIDTH } from "../features";
+import { WIDTH } from "../input/features";
 
 /** Words (float32 bit patterns) per row: one per feature. */
 export const ROW_WORDS = WIDTH;

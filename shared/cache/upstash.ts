@@ -11,21 +11,23 @@ export interface UpstashBackendOptions {
   requestTimeoutMs?: number;
 }
 
+/** An @upstash/redis REST client. */
+export type UpstashClient = InstanceType<typeof UpstashModule.Redis>;
+
 /**
- * A cache backend on Upstash Redis over REST (@upstash/redis, i.e. `fetch`).
+ * The REST client with the service's policy, built once per process for every Upstash user (cache, rate limiter):
  *
- * - mget: one POST / of ["mget", ...keys]; mset: one POST /pipeline of SET key value EX ttl.
  * - No retries (`retry: { retries: 0 }` — note that `retry: false` in @upstash/redis still retries once),
  *   no auto-pipelining (each call is its own request, so one slow call does not delay others),
  *   no read-your-writes sync token, no telemetry headers, raw strings (no JSON deserialization).
  * - Replies use the library default `Upstash-Encoding: base64`, decoded by the library.
  */
-export function createUpstashBackend(url: string, token: string, opts: UpstashBackendOptions = {}): CacheBackend {
+export function createUpstashClient(url: string, token: string, opts: UpstashBackendOptions = {}): UpstashClient {
   const timeoutMs = opts.requestTimeoutMs ?? 5_000;
   // Required here, not at module scope, so the in-memory default never loads the client (cold start).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Redis } = require("@upstash/redis") as typeof UpstashModule;
-  const redis = new Redis({
+  return new Redis({
     url,
     token,
     retry: { retries: 0 },
@@ -37,6 +39,18 @@ export function createUpstashBackend(url: string, token: string, opts: UpstashBa
     // turns an abort into a successful reply whose result is the abort reason.)
     ...(timeoutMs > 0 ? { signal: () => AbortSignal.timeout(timeoutMs) } : {}),
   });
+}
+
+/** A cache backend on Upstash Redis over REST (`fetch`), on a client of its own. */
+export function createUpstashBackend(url: string, token: string, opts: UpstashBackendOptions = {}): CacheBackend {
+  return upstashBackendOn(createUpstashClient(url, token, opts));
+}
+
+/**
+ * A cache backend on an Upstash REST client (possibly shared with the rate limiter).
+ * mget: one POST / of ["mget", ...keys]; mset: one POST /pipeline of SET key value EX ttl.
+ */
+export function upstashBackendOn(redis: UpstashClient): CacheBackend {
   let closed = false;
 
   function ensureOpen(): void {

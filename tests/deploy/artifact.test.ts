@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, sym
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SEED_HOUSE } from "../../shared/features";
+import { SEED_HOUSE } from "../../shared/input/features";
 import { startBuiltServer } from "../support/server-process";
 import { ROOT, dashboardMetrics, dockerignore } from "./helpers";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_KEYS } from "../../shared/config";
+import { CONFIG_KEYS } from "../../shared/ops/config";
 import { ROOT, read } from "./helpers";
 
 const BICEP = path.join(ROOT, "infra", "bicep");
@@ -79,7 +79,7 @@ describe("infra/bicep", () => {
   const fnApp = read("infra", "bicep", "modules", "functionapp.bicep");
   const aks = read("infra", "bicep", "modules", "aks.bicep");
 
-  it("sets only shared/config.ts keys (besides an explicit list of platform settings) as app settings", () => {
+  it("sets only shared/ops/config.ts keys (besides an explicit list of platform settings) as app settings", () => {
     const names = bicepFiles().flatMap((f) => appSettingNames(readFileSync(f, "utf8")));
     expect(names.length).toBeGreaterThan(10);
     const service = names.filter((n) => !PLATFORM_SETTINGS.has(n));

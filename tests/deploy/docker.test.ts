@@ -106,7 +106,7 @@ describe(".dockerignore", () => {
       ".npmrc",
       "tsconfig.json",
       "scripts/build.mjs",
-      "shared/config.ts",
+      "shared/ops/config.ts",
       "server/main.ts",
       "functions/index.ts",
       "model/model.onnx",

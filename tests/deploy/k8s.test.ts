@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, parseConfig } from "../../shared/config";
+import { CONFIG_KEYS, parseConfig } from "../../shared/ops/config";
 import {
   K8S,
   NAMESPACE,
@@ -190,7 +190,7 @@ describe.skipIf(!renderer)(`kustomize render (${renderer?.tool ?? "no renderer"}
       }
     });
 
-    it("sets only configuration keys of shared/config.ts, with values it accepts", () => {
+    it("sets only configuration keys of shared/ops/config.ts, with values it accepts", () => {
       for (const d of apiDeployments(objs())) {
         const cm = apiConfigMap(objs(), d);
         for (const key of Object.keys(cm.data ?? {})) expect(KEYS, `ConfigMap key ${key}`).toContain(key);
@@ -370,7 +370,7 @@ describe("k8s-keda sources (no renderer needed)", () => {
     }
   });
 
-  it("keeps the base ConfigMap file to shared/config.ts keys", () => {
+  it("keeps the base ConfigMap file to shared/ops/config.ts keys", () => {
     const lines = readFileSync(path.join(K8S, "base", "api.env"), "utf8")
       .split("\n")
       .filter((l) => l.trim() && !l.startsWith("#"));

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { createMetrics } from "../../shared/metrics";
+import { createMetrics } from "../../shared/ops/metrics";
 import { dashboardExprs, dashboardMetrics, one, read, render, renderer } from "./helpers";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

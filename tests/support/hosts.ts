@@ -1,8 +1,8 @@
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import { azureRoute, endpointHandler, fallbackHandler } from "../../functions/adapter";
-import { createService, type Service, type ServiceDeps } from "../../shared/app";
-import { parseConfig } from "../../shared/config";
-import { createLogger } from "../../shared/logger";
+import { createService, type Service, type ServiceDeps } from "../../shared/service";
+import { parseConfig } from "../../shared/ops/config";
+import { createLogger } from "../../shared/ops/logger";
 import { createHttpServer } from "../../server/http";
 
 export interface Reply {
@@ -59,7 +59,13 @@ export function functionsHost(service: Service): Host {
   const fallback = fallbackHandler(() => service);
   const routes = service.endpoints.map((e) => ({
     endpoint: e,
-    pattern: new RegExp("^/" + azureRoute(e).replace(/\{[^}]+\}/g, "[^/]+") + "$"),
+    pattern: new RegExp(
+      "^/" +
+        azureRoute(e)
+          .replace(/\{\*[^}]+\}/g, ".*")
+          .replace(/\{[^}]+\}/g, "[^/]+") +
+        "$",
+    ),
     handler: endpointHandler(() => service, e),
   }));
   return {

@@ -3,7 +3,7 @@
 // and Application Insights; no keys or connection strings.
 //
 // App settings: the platform ones (AzureWebJobsStorage__*, APPLICATIONINSIGHTS_*, AZURE_CLIENT_ID) plus the
-// service's own keys, which are exactly keys of shared/config.ts (tests/deploy/bicep.test.ts checks it).
+// service's own keys, which are exactly keys of shared/ops/config.ts (tests/deploy/bicep.test.ts checks it).
 param location string
 param tags object = {}
 param name string
@@ -21,7 +21,7 @@ param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
-// ---- service configuration (shared/config.ts keys) ----
+// ---- service configuration (shared/ops/config.ts keys) ----
 param modelBlobUrl string
 param modelStoreTimeoutMs int = 30000
 param maxBatch int = 10000
@@ -134,7 +134,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'AZURE_CLIENT_ID'
           value: identityClientId
         }
-        // ---- the service's configuration (shared/config.ts) ----
+        // ---- the service's configuration (shared/ops/config.ts) ----
         {
           name: 'MODEL_BLOB_URL'
           value: modelBlobUrl

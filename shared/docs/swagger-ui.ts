@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { CoreResponse } from "./http";
+import type { CoreResponse } from "../http/core";
 
 /** Swagger UI's files, served by the service itself from the npm package (no CDN). */
 const ASSETS: Record<string, string> = {

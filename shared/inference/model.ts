@@ -1,7 +1,7 @@
 import type { InferenceSession as OrtSession } from "onnxruntime-node";
 import { Batcher } from "./batcher";
-import { FEATURES, SEED_HOUSE, WIDTH } from "./features";
-import type { Logger } from "./logger";
+import { FEATURES, SEED_HOUSE, WIDTH } from "../input/features";
+import type { Logger } from "../ops/logger";
 import { loadFromBlob, loadFromFile, loadWithRetry, type LoadResult, type ModelArtifact } from "./model-store";
 
 export interface ModelInfo {

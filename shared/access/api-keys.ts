@@ -1,5 +1,16 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { presentedApiKey } from "./ratelimit";
+
+/** The API key a request carries: `X-API-Key`, or `Authorization: Bearer <key>`. */
+export function presentedApiKey(headers: Record<string, string | undefined>): string | undefined {
+  const direct = headers["x-api-key"];
+  if (direct) return direct;
+  const auth = headers["authorization"];
+  if (auth && auth.toLowerCase().startsWith("bearer ")) return auth.slice(7).trim() || undefined;
+  return undefined;
+}
+
+/** The presented key's SHA-256 digest when it is one of the configured keys, else undefined. */
+export type ApiKeyCheck = (headers: Record<string, string | undefined>) => Buffer | undefined;
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
@@ -9,9 +20,7 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
  * neither a key's length nor its prefix leaks through timing. Answers the presented key's digest when it
  * matches (the rate limiter identifies the client by it), else undefined.
  */
-export function createApiKeyCheck(
-  keysCsv: string | undefined,
-): ((headers: Record<string, string | undefined>) => Buffer | undefined) | undefined {
+export function createApiKeyCheck(keysCsv: string | undefined): ApiKeyCheck | undefined {
   const keys = (keysCsv ?? "")
     .split(",")
     .map((k) => k.trim())

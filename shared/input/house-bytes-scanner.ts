@@ -1,4 +1,4 @@
-import { featureOk } from "./fast-house";
+import { featureOk } from "./house-object-packer";
 import { FEATURES, WIDTH } from "./features";
 
 const QUOTE = 0x22;
@@ -28,14 +28,14 @@ const ASCII = new TextDecoder();
 // Below this, m * 10 + 9 < 2^53: another digit still leaves m exact.
 const M_LIMIT = Math.floor((2 ** 53 - 9) / 10);
 
-// Numbers that needed Number() since scanHouses last reset it (see PROBE_ROWS).
-let slowNumbers = 0;
+/** What one scan counts as it goes: numbers that needed Number() (see PROBE_ROWS). One per scan, never shared. */
+interface Tally {
+  slowNumbers: number;
+}
+
 // scanHouses looks at this many rows first: if they are mostly full-precision doubles (17 digits, as
 // Python's repr writes them), JSON.parse is faster than scanning plus Number(), so it hands over.
 const PROBE_ROWS = 16;
-
-// Where the last matchKey stopped: a module slot rather than a returned tuple, so nothing is allocated.
-let end = 0;
 
 function skipWs(b: Uint8Array, i: number): number {
   const n = b.length;
@@ -63,7 +63,7 @@ function isDigit(ch: number): boolean {
 // Reads the JSON number (RFC 8259 grammar) starting at `i` exactly as JSON.parse would, checks it against
 // feature `c` and stores it at out[at]; returns the index after it, or -1. Storing here rather than returning
 // the double keeps it unboxed: only small integers cross the call.
-function packNumber(b: Uint8Array, i: number, c: number, out: Float32Array, at: number): number {
+function packNumber(b: Uint8Array, i: number, c: number, out: Float32Array, at: number, tally: Tally): number {
   const n = b.length;
   const start = i;
   let ch = i < n ? b[i]! : -1;
@@ -128,7 +128,7 @@ function packNumber(b: Uint8Array, i: number, c: number, out: Float32Array, at: 
   } else {
     // 17-digit doubles, big exponents: the slice is ASCII by construction, and Number() rounds as JSON.parse.
     v = Number(asciiText(b, neg ? start + 1 : start, i));
-    slowNumbers++;
+    tally.slowNumbers++;
   }
   if (neg) v = -v;
   if (!featureOk(c, v)) return -1;
@@ -143,17 +143,17 @@ function sameBytes(b: Uint8Array, i: number, name: Uint8Array): boolean {
   return true;
 }
 
-// The column of the key whose text starts at `i` (after the opening quote), or -1. Sets `end`.
+// The column of the key whose text starts at `i` (after the opening quote), or -1. The key's text then ends
+// at i + NAMES[c].length, followed by its closing quote.
 function matchKey(b: Uint8Array, i: number, guess: number): number {
   // Most clients send the keys in FEATURES order, so the guess usually matches first time.
   let c = guess < WIDTH && sameBytes(b, i, NAMES[guess]!) ? guess : -1;
   for (let k = 0; c < 0 && k < WIDTH; k++) if (sameBytes(b, i, NAMES[k]!)) c = k;
-  if (c >= 0) end = i + NAMES[c]!.length + 1;
   return c;
 }
 
 // One house object starting at `i`, written into out[base..base+7]; the index after its `}`, or -1.
-function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number): number {
+function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number, tally: Tally): number {
   const n = b.length;
   if (i >= n || b[i] !== LBRACE) return -1;
   i = skipWs(b, i + 1);
@@ -164,9 +164,10 @@ function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number): 
     // Duplicates bail rather than emulate JSON.parse's last-one-wins.
     if (c < 0 || (seen & (1 << c)) !== 0) return -1;
     seen |= 1 << c;
-    i = skipWs(b, end);
+    // Past the key's text and its closing quote.
+    i = skipWs(b, i + 1 + NAMES[c]!.length + 1);
     if (i >= n || b[i] !== COLON) return -1;
-    i = packNumber(b, skipWs(b, i + 1), c, out, base + c);
+    i = packNumber(b, skipWs(b, i + 1), c, out, base + c, tally);
     if (i < 0) return -1;
     i = skipWs(b, i);
     if (i >= n) return -1;
@@ -185,7 +186,7 @@ function scanObject(b: Uint8Array, i: number, out: Float32Array, base: number): 
  * Like packHouse, a false return may leave that row of `out` partly written.
  */
 export function scanHouse(bytes: Uint8Array, out: Float32Array, rowIndex: number): boolean {
-  const i = scanObject(bytes, skipWs(bytes, 0), out, rowIndex * WIDTH);
+  const i = scanObject(bytes, skipWs(bytes, 0), out, rowIndex * WIDTH, { slowNumbers: 0 });
   return i >= 0 && skipWs(bytes, i) === bytes.length;
 }
 
@@ -215,13 +216,13 @@ export function scanHouses(
   if (!(capacity >= 1)) return undefined;
   let tensor = new Float32Array(capacity * WIDTH);
   let rows = 0;
-  slowNumbers = 0;
+  const tally: Tally = { slowNumbers: 0 };
   for (;;) {
     if (rows >= capacity) return undefined;
-    i = scanObject(b, i, tensor, rows * WIDTH);
+    i = scanObject(b, i, tensor, rows * WIDTH, tally);
     if (i < 0) return undefined;
     rows++;
-    if (rows === PROBE_ROWS && slowNumbers > PROBE_ROWS * 2) return undefined;
+    if (rows === PROBE_ROWS && tally.slowNumbers > PROBE_ROWS * 2) return undefined;
     i = skipWs(b, i);
     if (i >= n) return undefined;
     const ch = b[i];

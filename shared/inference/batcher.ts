@@ -1,4 +1,4 @@
-import { WIDTH } from "./features";
+import { WIDTH } from "../input/features";
 
 /** Runs the model on a float32 [rows, 8] tensor; the output has one value per row. */
 export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;

@@ -1,11 +1,11 @@
-import type { PredictionCache } from "./cache";
-import { FEATURES, WIDTH } from "./features";
-import { fail, ok, type Result } from "./http";
-import type { Metrics } from "./metrics";
+import type { PredictionCache } from "../cache";
+import { FEATURES, WIDTH } from "../input/features";
+import { fail, ok, type Result } from "../http/core";
+import type { Metrics } from "../ops/metrics";
 import type { Model, ModelHolder } from "./model";
-import { rowBatch, sameRow } from "./cache/row-table";
-import type { House } from "./schemas";
-import { BIG_ROWS, nextTurn } from "./turns";
+import { rowBatch, sameRow, type RowBatch } from "../cache/row-table";
+import type { House } from "../input/schemas";
+import { BIG_ROWS, nextTurn } from "./turn-taking";
 
 export interface PredictOutcome {
   values: number[];
@@ -37,10 +37,6 @@ export function toTensor(rows: readonly House[]): Float32Array {
   return out;
 }
 
-/**
- * Predicts rows: per-row cache lookup, identical rows in flight computed once (single-flight,
- * across requests and endpoints), one batched model run for the rest, cache fill.
- */
 /** One model run that other requests can join: one promise for all its rows, not one per row. */
 class InflightRun {
   readonly done: Promise<Float32Array>;
@@ -55,6 +51,17 @@ class InflightRun {
   }
 }
 
+/** Rows of one request split by who computes them: joined to another request's run, or computed by `run`. */
+interface Claim {
+  joined: { index: number; run: InflightRun; at: number }[];
+  compute: number[];
+  run: InflightRun | undefined;
+}
+
+/**
+ * Predicts rows: per-row cache lookup, identical rows in flight computed once (single-flight,
+ * across requests and endpoints), one batched model run for the rest, cache fill.
+ */
 export class Predictor {
   /**
    * Rows being computed, by row hash → the run computing them, the row's position in its output, the
@@ -109,49 +116,8 @@ export class Predictor {
       const looked = cache.lookup(namespace, batch);
       const { values, hits } = looked instanceof Promise ? await looked : looked;
 
-      // Rows another request is already computing: wait for its run instead of computing them again.
-      const joined: { index: number; run: InflightRun; at: number }[] = [];
-      const compute: number[] = [];
-      let run: InflightRun | undefined;
-      for (let i = 0; i < n; i++) {
-        if (values[i] !== undefined) continue;
-        const hash = batch.hashes[i]!;
-        const pending = this.inflight.get(hash);
-        if (pending && pending.namespace === namespace && sameRow(pending.words, pending.row, batch.words, i)) {
-          joined.push({ index: i, run: pending.run, at: pending.at });
-          continue;
-        }
-        run ??= new InflightRun();
-        // A different row with the same hash (rare) is computed here without taking over the slot.
-        if (!pending) this.inflight.set(hash, { run, at: compute.length, words: batch.words, row: i, namespace });
-        compute.push(i);
-      }
-
-      if (run) {
-        let input = tensor;
-        if (compute.length < n) {
-          input = new Float32Array(compute.length * WIDTH);
-          for (let j = 0; j < compute.length; j++) {
-            const i = compute[j]!;
-            input.set(tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * WIDTH);
-          }
-        }
-        try {
-          const out = await model.infer(input, compute.length);
-          run.resolve(out);
-          if (compute.length >= BIG_ROWS) await nextTurn();
-          for (let j = 0; j < compute.length; j++) values[compute[j]!] = out[j]!;
-          cache.store(namespace, batch, compute, out);
-        } catch (err) {
-          run.reject(err);
-          throw err;
-        } finally {
-          for (const i of compute) {
-            const hash = batch.hashes[i]!;
-            if (this.inflight.get(hash)?.run === run) this.inflight.delete(hash);
-          }
-        }
-      }
+      const { joined, compute, run } = this.claim(batch, values, namespace);
+      if (run) await this.compute(model, tensor, batch, compute, run, values);
       for (const j of joined) values[j.index] = (await j.run.done)[j.at]!;
       const collapsed = joined.length;
 
@@ -161,6 +127,60 @@ export class Predictor {
       return ok({ values: values as number[], hits, collapsed, computed: compute.length });
     } finally {
       this.inflightRows -= n;
+    }
+  }
+
+  /** Rows another request is already computing are joined to its run; the other misses are claimed for a new one. */
+  private claim(batch: RowBatch, values: (number | undefined)[], namespace: string): Claim {
+    const claim: Claim = { joined: [], compute: [], run: undefined };
+    for (let i = 0; i < batch.rows; i++) {
+      if (values[i] !== undefined) continue;
+      const hash = batch.hashes[i]!;
+      const pending = this.inflight.get(hash);
+      if (pending && pending.namespace === namespace && sameRow(pending.words, pending.row, batch.words, i)) {
+        claim.joined.push({ index: i, run: pending.run, at: pending.at });
+        continue;
+      }
+      const run = (claim.run ??= new InflightRun());
+      // A different row with the same hash (rare) is computed here without taking over the slot.
+      if (!pending) this.inflight.set(hash, { run, at: claim.compute.length, words: batch.words, row: i, namespace });
+      claim.compute.push(i);
+    }
+    return claim;
+  }
+
+  /** Runs the model on the claimed rows, settles `run` for whoever joined it, fills `values` and the cache. */
+  private async compute(
+    model: Model,
+    tensor: Float32Array,
+    batch: RowBatch,
+    compute: number[],
+    run: InflightRun,
+    values: (number | undefined)[],
+  ): Promise<void> {
+    const namespace = model.info.cacheNamespace;
+    let input = tensor;
+    if (compute.length < batch.rows) {
+      input = new Float32Array(compute.length * WIDTH);
+      for (let j = 0; j < compute.length; j++) {
+        const i = compute[j]!;
+        input.set(tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * WIDTH);
+      }
+    }
+    try {
+      const out = await model.infer(input, compute.length);
+      run.resolve(out);
+      if (compute.length >= BIG_ROWS) await nextTurn();
+      for (let j = 0; j < compute.length; j++) values[compute[j]!] = out[j]!;
+      this.opts.cache.store(namespace, batch, compute, out);
+    } catch (err) {
+      run.reject(err);
+      throw err;
+    } finally {
+      for (const i of compute) {
+        const hash = batch.hashes[i]!;
+        if (this.inflight.get(hash)?.run === run) this.inflight.delete(hash);
+      }
     }
   }
 }

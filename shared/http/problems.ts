@@ -1,30 +1,5 @@
-import type { FieldError } from "./schemas";
-
-/** A platform-neutral request, built by each host's adapter. */
-export interface CoreRequest {
-  method: string;
-  /** Path without query string, e.g. "/predict". */
-  path: string;
-  query: URLSearchParams;
-  /** Lower-case header names. */
-  headers: Record<string, string | undefined>;
-  /**
-   * Reads the body, refusing to read more than `limit` bytes. `admit` is asked about every piece as it
-   * arrives (the byte count); when it says no, reading stops and the result is "refused".
-   */
-  body: (limit: number, admit?: (bytes: number) => boolean) => Promise<BodyResult>;
-  /** Address of the peer as the host sees it. */
-  remoteAddress?: string;
-}
-
-export type BodyResult = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "aborted" | "refused" };
-
-/** A platform-neutral response: the adapters copy it onto their own response type. */
-export interface CoreResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string | Uint8Array;
-}
+import type { FieldError } from "../input/schemas";
+import type { CoreResponse } from "./core";
 
 /**
  * Every expected failure the service reports, mapped to its status in one place; the temporary ones also
@@ -54,16 +29,9 @@ export interface Failure {
   headers?: Record<string, string>;
 }
 
-export type Result<T> = { ok: true; value: T } | { ok: false; failure: Failure };
-
-export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-export const fail = (code: ProblemCode, detail: string, extra?: Omit<Failure, "code" | "detail">): Result<never> => ({
-  ok: false,
-  failure: { code, detail, ...extra },
-});
-
 const PROBLEM_BASE = "https://house-price.dev/problems/";
 
+/** The RFC 9457 problem+json answer for a failure: status, title and Retry-After from the table above. */
 export function problemResponse(f: Failure): CoreResponse {
   const p = PROBLEMS[f.code];
   const body: Record<string, unknown> = {
@@ -82,8 +50,4 @@ export function problemResponse(f: Failure): CoreResponse {
     },
     body: JSON.stringify(body),
   };
-}
-
-export function jsonResponse(status: number, body: unknown, headers?: Record<string, string>): CoreResponse {
-  return { status, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
 }

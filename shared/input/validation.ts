@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { fail, ok, type Result } from "./http";
+import { fail, ok, type Result } from "../http/core";
 import { HouseSchema, type FieldError, type House } from "./schemas";
-import { packHouse } from "./fast-house";
+import { packHouse } from "./house-object-packer";
 import { FEATURES } from "./features";
-import { nextTurn } from "./turns";
+import { nextTurn } from "../inference/turn-taking";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 

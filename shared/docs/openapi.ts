@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import type { Config } from "./config";
+import type { Config } from "../ops/config";
 import {
   AppIdentifierSchema,
   BulkRequestSchema,
@@ -14,7 +14,7 @@ import {
   LegacyErrorSchema,
   PredictResponseSchema,
   ProblemSchema,
-} from "./schemas";
+} from "../input/schemas";
 
 const problem = (description: string): ResponseConfig => ({
   description,
@@ -35,14 +35,8 @@ const cacheStatusHeader = z.string().meta({
     'RFC 9211 Cache-Status, e.g. `house-price; hit` or `house-price; fwd=partial; stored; detail="hits=3 ..."`',
 });
 
-/**
- * The OpenAPI 3.1 document for a configuration (limits such as MAX_BATCH appear in it), generated from the zod
- * schemas that validate requests. The service builds it once, on the first request for it.
- */
-export function openApiDocument(config: Config): string {
-  const registry = new OpenAPIRegistry();
-  // Schemas carrying a `.meta({ id })` become named components wherever they are referenced.
-
+/** POST /predict and POST /bulk_predict (shared/routes/predictions.ts). */
+function predictionPaths(registry: OpenAPIRegistry, config: Config): void {
   registry.registerPath({
     method: "post",
     path: "/predict",
@@ -73,6 +67,10 @@ export function openApiDocument(config: Config): string {
       ...PREDICTION_ERRORS,
     },
   });
+}
+
+/** /hello, /api/convert-fahrenheit-to-celsius and /api/healthcheck (shared/routes/seed-utilities.ts). */
+function seedUtilityPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/hello",
@@ -83,6 +81,31 @@ export function openApiDocument(config: Config): string {
       422: problem("name missing or empty"),
     },
   });
+  registry.registerPath({
+    method: "get",
+    path: "/api/convert-fahrenheit-to-celsius",
+    summary: "Convert Fahrenheit to Celsius",
+    request: { query: FahrenheitQuerySchema },
+    responses: {
+      200: { description: "Converted", content: { "application/json": { schema: CelsiusResponseSchema } } },
+      400: {
+        description: "Missing or non-numeric value",
+        content: { "application/json": { schema: LegacyErrorSchema } },
+      },
+    },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/api/healthcheck",
+    summary: "Which replica answered",
+    responses: {
+      200: { description: "The replica's id", content: { "application/json": { schema: AppIdentifierSchema } } },
+    },
+  });
+}
+
+/** /health, /model and /metrics (shared/routes/operations.ts). */
+function operationPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/health",
@@ -117,28 +140,19 @@ export function openApiDocument(config: Config): string {
     summary: "Prometheus metrics",
     responses: { 200: { description: "Prometheus text format", content: { "text/plain": { schema: z.string() } } } },
   });
-  registry.registerPath({
-    method: "get",
-    path: "/api/convert-fahrenheit-to-celsius",
-    summary: "Convert Fahrenheit to Celsius",
-    request: { query: FahrenheitQuerySchema },
-    responses: {
-      200: { description: "Converted", content: { "application/json": { schema: CelsiusResponseSchema } } },
-      400: {
-        description: "Missing or non-numeric value",
-        content: { "application/json": { schema: LegacyErrorSchema } },
-      },
-    },
-  });
-  registry.registerPath({
-    method: "get",
-    path: "/api/healthcheck",
-    summary: "Which replica answered",
-    responses: {
-      200: { description: "The replica's id", content: { "application/json": { schema: AppIdentifierSchema } } },
-    },
-  });
+}
 
+/**
+ * The OpenAPI 3.1 document for a configuration (limits such as MAX_BATCH appear in it), generated from the zod
+ * schemas that validate requests. The service builds it once, on the first request for it. A route family
+ * documents its paths in a function of its own here.
+ */
+export function openApiDocument(config: Config): string {
+  const registry = new OpenAPIRegistry();
+  // Schemas carrying a `.meta({ id })` become named components wherever they are referenced.
+  predictionPaths(registry, config);
+  seedUtilityPaths(registry);
+  operationPaths(registry);
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
     info: {
