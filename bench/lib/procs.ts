@@ -108,6 +108,11 @@ export async function snapshotBuild(into: string, waitMs = 60_000): Promise<stri
   return serverScript;
 }
 
+/** Makes spawnServer run this bundle (e.g. one of two builds an A/B compares). */
+export function useServerScript(path: string): void {
+  serverScript = resolve(path);
+}
+
 /** Starts `node <NODE_FLAGS> dist/server/main.js` (the snapshot) on a free port (LOG_LEVEL=warn, loopback only). */
 export async function spawnServer(
   env: Record<string, string> = {},

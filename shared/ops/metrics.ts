@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Label values of one update, as the call sites pass them to prom-client. */
 type LabelValues<L extends string> = Partial<Record<L, string | number>>;
