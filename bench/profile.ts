@@ -4,6 +4,7 @@
  * profile's self time is summarised per function, in µs per request (self time ÷ requests in the timed run).
  *
  *   npm run build && node --import tsx bench/profile.ts [--label before] [--seconds 5] [--kinds predict-unique,predict-hit]
+ *     [--server <another build's server/main.js>] [--ceiling: the bare node:http server instead] [--top 25]
  *
  * Writes bench/results/profiles/<label>/<kind>.cpuprofile (open in Chrome DevTools) and
  * bench/results/profiles/<label>/summary.md; prints the summary.
@@ -13,7 +14,7 @@ import { build } from "esbuild";
 import { SourceMap, type SourceMapPayload } from "node:module";
 import { basename, resolve } from "node:path";
 import { choosePinning, pinSelf } from "./lib/pinning";
-import { pinServersWith, snapshotBuild, spawnScript, spawnServer, waitReady } from "./lib/procs";
+import { pinServersWith, snapshotBuild, spawnScript, spawnServer, useServerScript, waitReady } from "./lib/procs";
 import { markdownTable } from "./lib/stats";
 import { requireWrk, runWrk, writeRowsFile, type WrkKind } from "./lib/wrk";
 
@@ -29,6 +30,8 @@ const TOP = Number(arg("--top", "25"));
 const CEILING = process.argv.includes("--ceiling");
 /** Sample allocations (--heap-prof) instead of CPU: which frames allocate the garbage GC then sweeps. */
 const HEAP = process.argv.includes("--heap");
+/** Another server bundle than dist/ (e.g. a build of the commit before a change), for a before/after pair. */
+const SERVER = arg("--server", "");
 const OUT = resolve("bench/results/profiles", LABEL);
 const TMP = resolve("bench/results/tmp");
 
@@ -157,6 +160,7 @@ async function main(): Promise<void> {
   pinSelf(pin);
   pinServersWith(pin.server);
   await snapshotBuild(resolve(TMP, "build"));
+  if (SERVER) useServerScript(SERVER);
   mkdirSync(TMP, { recursive: true });
   const rowsFile = resolve(TMP, "rows.lua");
   writeRowsFile(rowsFile);
