@@ -304,6 +304,18 @@ function ceilingValue(w: Workload, model: ModelCeiling[], http?: WrkRun): number
   return 1 / (1 / reqs + rowsPerRequest("mixed") / modelAt(model, 1000).rowsPerS);
 }
 
+/**
+ * The ceiling's CPU per request of this workload, µs: the bare server's own (from /proc, same load), or the
+ * model's time for the request's rows (one thread busy throughout, so time = CPU), or both in series (mixed).
+ */
+function ceilingCpuPerReq(w: Workload, model: ModelCeiling[], http?: WrkRun): number | undefined {
+  const modelUsPerRow = 1e6 / modelAt(model, w.ceiling === "model-10000" ? 10_000 : 1000).rowsPerS;
+  if (w.ceiling === "model-1000" || w.ceiling === "model-10000") return modelUsPerRow * (w.rows ?? 1);
+  const httpUs = http?.cpuPerReqUs;
+  if (httpUs === undefined) return undefined;
+  return w.ceiling === "http" ? httpUs : httpUs + rowsPerRequest("mixed") * modelUsPerRow;
+}
+
 const CEILING_NAME: Record<Workload["ceiling"], string> = {
   http: "bare node:http, same core, same load",
   "model-1000": "model, batch 1,000, 1 thread, same core",
@@ -326,7 +338,9 @@ async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): 
     const service = await onService(ctx, w, w.id === "predict_unique" || w.id === "mixed");
     const value = ceilingValue(w, c.model, ceiling);
     const noise = Math.max(...[ceiling, headers, service].map((r) => r?.otherOnServerCore ?? 0));
-    const pair = { ceiling, headers, service, ceilingValue: value, ratio: figure(w, service) / value, noise };
+    const cpu = ceilingCpuPerReq(w, c.model, ceiling);
+    const cpuRatio = cpu !== undefined && service.cpuPerReqUs ? cpu / service.cpuPerReqUs : undefined;
+    const pair = { ceiling, headers, service, ceilingValue: value, ratio: figure(w, service) / value, cpuRatio, noise };
     if (!best || noise < best.noise) best = pair;
     if (noise <= NOISY) break;
   }
@@ -345,7 +359,8 @@ async function throughput(ctx: Ctx, c: Ceilings, workloads: Workload[]) {
       pairs.push(pair);
       const r = pair.service;
       log(
-        `  service ${fmtNum(figure(w, r))} ${w.unit}, ceiling ${fmtNum(pair.ceilingValue)}, ratio ${pair.ratio.toFixed(3)}; ` +
+        `  service ${fmtNum(figure(w, r))} ${w.unit}, ceiling ${fmtNum(pair.ceilingValue)}, ratio ${pair.ratio.toFixed(3)} ` +
+          `(CPU ratio ${pair.cpuRatio?.toFixed(3) ?? "–"}); ` +
           `CPU/req ${us(r.cpuPerReqUs)} (ceiling ${us(pair.ceiling?.cpuPerReqUs)}), server CPU ${r.cpu?.toFixed(2)}, ` +
           `p99 ${fmtMs(r.latency.p99)}, errors ${r.non2xx + r.errors}, peak RSS ${fmtMB(r.peakRss)}, other on its core ${pair.noise.toFixed(2)}`,
       );

@@ -37,6 +37,11 @@ export interface Pair {
   service: ServiceRun;
   ceilingValue: number;
   ratio: number;
+  /**
+   * The ceiling's CPU per request ÷ the service's: what the ratio would be if both had their core to themselves.
+   * A cross-check of `ratio` on a machine where other work takes part of the server's core.
+   */
+  cpuRatio?: number;
   /** Other work on the server's core during the pair (max over its runs, cores). */
   noise: number;
 }
@@ -116,6 +121,7 @@ const HEADER = [
   "rows/s",
   "ceiling",
   "ratio",
+  "CPU ratio",
   "CPU/req service",
   "CPU/req ceiling",
   "server CPU",
@@ -145,6 +151,7 @@ function throughputRows(input: ReportInput, targets: Target[]): string[][] {
       fmtNum(r.rowsPerS),
       `${fmtNum(chosen.ceilingValue)} ${w.unit}`,
       `${x(chosen.ratio)}${spread}`,
+      chosen.cpuRatio === undefined ? "–" : x(chosen.cpuRatio),
       us(r.cpuPerReqUs),
       us(chosen.ceiling?.cpuPerReqUs),
       cores(r.cpu),
@@ -171,7 +178,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
       `paced /predict unique at ${input.pacedFraction * 100} % of capacity (${fmtNum(r.rate)} req/s, 32 conns)`,
       fmtNum(r.achievedPerS),
       fmtNum(r.achievedPerS),
-      ...dash(5),
+      ...dash(6),
       fmtMs(r.latency.p50),
       fmtMs(r.latency.p99),
       String(r.errors + r.non2xx),
@@ -192,6 +199,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
     const hr = (name: string, r: WrkRun, rss?: number, t?: string, ok?: boolean) => [
       name,
       fmtNum(r.reqPerS),
+      "–",
       "–",
       "–",
       "–",
@@ -223,7 +231,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
     const name = `cold start: spawn → first 200 /predict (median of ${c.runs_ms.length})`;
     rows.push([
       name,
-      ...dash(7),
+      ...dash(8),
       fmtMs(c.median_ms),
       fmtMs(Math.max(...c.runs_ms)),
       "–",
@@ -235,7 +243,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
   const peak = peakRss(input);
   const pass = peak <= 150 * MB;
   targets.push({ name: "peak RSS, every plain workload", target: "≤ 150 MiB", value: fmtMB(peak), pass });
-  rows.push(["peak RSS, every workload above", ...dash(10), fmtMB(peak), "≤ 150 MiB", pass ? "PASS" : "FAIL"]);
+  rows.push(["peak RSS, every workload above", ...dash(11), fmtMB(peak), "≤ 150 MiB", pass ? "PASS" : "FAIL"]);
   return rows;
 }
 
@@ -343,12 +351,14 @@ export function report(input: ReportInput): void {
       figure: n(figure(w, chosen.service), 1),
       ceiling: { name: input.ceilingName[w.ceiling], value: Math.round(chosen.ceilingValue) },
       ratio: n(chosen.ratio),
+      cpu_ratio: n(chosen.cpuRatio),
       target: w.target ?? null,
       peak_rss_bytes: Math.max(...pairs.map((p) => p.service.peakRss)),
       service: runJson(chosen.service),
       http_ceiling: runJson(chosen.ceiling),
       pairs: pairs.map((p) => ({
         ratio: n(p.ratio),
+        cpu_ratio: n(p.cpuRatio),
         ceiling: n(p.ceilingValue, 1),
         service: runJson(p.service),
         http_ceiling: runJson(p.ceiling),
