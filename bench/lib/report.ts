@@ -436,6 +436,15 @@ function print(
           : `unavailable: ${input.sizes.error ?? ""}`),
     );
   }
+  const disagree = input.results.filter(
+    ({ chosen: c }) => c.cpuRatio !== undefined && Math.abs(c.ratio - c.cpuRatio) > 0.2 * c.cpuRatio,
+  );
+  if (disagree.length) {
+    console.log(
+      `\nwarning: ratio and CPU ratio differ by more than 20 % for ${disagree.map((r) => r.w.id).join(", ")}: ` +
+        `other work took part of the server's core (column "other on server core"); run again on a quiet machine`,
+    );
+  }
   const failed = targets.filter((t) => !t.pass);
   console.log(
     `\ntargets: ${targets.length - failed.length}/${targets.length} pass` +
