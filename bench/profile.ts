@@ -26,6 +26,8 @@ const LABEL = arg("--label", "current");
 const SECONDS = Number(arg("--seconds", "5"));
 const KINDS = arg("--kinds", "predict-unique,predict-hit").split(",") as WrkKind[];
 const TOP = Number(arg("--top", "25"));
+/** Rows per request of the bulk kind. */
+const ROWS = Number(arg("--rows", "1000"));
 /** Profile the bare node:http ceiling instead of the service (the floor's own breakdown). */
 const CEILING = process.argv.includes("--ceiling");
 /** Sample allocations (--heap-prof) instead of CPU: which frames allocate the garbage GC then sweeps. */
@@ -180,8 +182,9 @@ async function main(): Promise<void> {
     const spec = (durationS: number) => ({
       url: `http://127.0.0.1:${server.port}`,
       kind,
-      connections: 32,
+      connections: kind === "bulk" ? 8 : 32,
       threads: 2,
+      rows: ROWS,
       durationS,
       seed: (seed += 10_000),
       timeoutS: 10,
