@@ -19,6 +19,7 @@
  *   npm run bench -- --quick           (1 pair of 3 s per workload, ≈ 1.5 min)
  *   npm run bench -- --server-env KEY=VALUE   (extra env for the server under test, repeatable)
  *   npm run bench -- --only predict_unique,predict_hit   (just those throughput workloads)
+ *   npm run bench -- --quiet-wait 5    (wait at most 5 s for a quiet machine before each run; default 60 s, quick 5 s)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -68,6 +69,9 @@ const COMMAND = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...proces
 const S = QUICK
   ? { durationS: 3, pairs: 1, warmupS: 1, coldRuns: 3, rounds: 3, roundMs: 200, pacedS: 4, healthS: 3, quietS: 5 }
   : { durationS: 6, pairs: 3, warmupS: 2, coldRuns: 5, rounds: 5, roundMs: 400, pacedS: 10, healthS: 8, quietS: 60 };
+/** `--quiet-wait <s>`: how long to wait for a quiet machine before each run (60 s full, 5 s quick). */
+const QUIET_WAIT = argAfter("--quiet-wait");
+if (QUIET_WAIT !== undefined) S.quietS = Number(QUIET_WAIT);
 const RESULTS = resolve("bench/results/bench.json");
 /** Other work on the server's core (cores) above which a pair is measured again. */
 const NOISY = 0.1;
