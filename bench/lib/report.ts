@@ -445,6 +445,15 @@ function print(
         `other work took part of the server's core (column "other on server core"); run again on a quiet machine`,
     );
   }
+  const clientBound = input.results.filter(
+    ({ chosen: c }) => c.ceiling && (c.ceiling.loadCoreBusy ?? 0) > 0.95 && (c.ceiling.cpu ?? 1) < 0.9,
+  );
+  if (clientBound.length) {
+    console.log(
+      `warning: the bare server left its core partly idle while the load generator's core was full for ` +
+        `${clientBound.map((r) => r.w.id).join(", ")}: that ceiling may be bound by the load side (other work on its core?)`,
+    );
+  }
   const failed = targets.filter((t) => !t.pass);
   console.log(
     `\ntargets: ${targets.length - failed.length}/${targets.length} pass` +
