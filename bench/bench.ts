@@ -29,9 +29,10 @@ import { build } from "esbuild";
 import { SEED_BODY } from "./lib/bodies";
 import type { ModelCeiling } from "./lib/model-ceiling";
 import type { PacedResult, PacedSpec } from "./lib/paced";
-import { choosePinning, pinSelf, type Pinning } from "./lib/pinning";
+import { choosePinning, coreBusySeconds, pinSelf, type Pinning } from "./lib/pinning";
 import {
   HOST,
+  cpuSeconds,
   freePort,
   ownsListeningPort,
   pinServersWith,
@@ -376,7 +377,7 @@ async function throughput(ctx: Ctx, c: Ceilings, workloads: Workload[]) {
 }
 
 /** The paced run: /predict unique at PACED_FRACTION of the measured capacity, latency from the intended send. */
-async function paced(ctx: Ctx, capacity: number): Promise<{ result: PacedResult; peakRss: number; cpu?: number }> {
+async function paced(ctx: Ctx, capacity: number) {
   const script = await bundle("bench/lib/paced.ts", "paced.js");
   await quiet();
   const server = await spawnServer(SERVER_ENV);
@@ -392,10 +393,26 @@ async function paced(ctx: Ctx, capacity: number): Promise<{ result: PacedResult;
       seed: nextSeed(),
     };
     const rss = rssSampler(server.pid, 100);
+    // Server CPU over the whole paced run (warm-up included) and the requests it answered in it.
+    const cpu0 = cpuSeconds(server.pid);
+    const cores0 = coreBusySeconds();
+    const t0 = performance.now();
     const result = await runJsonChild<PacedResult>(ctx.pin.load, script, [JSON.stringify(spec)]);
+    const cpuS = (cpuSeconds(server.pid) ?? NaN) - (cpu0 ?? NaN);
+    const wall = (performance.now() - t0) / 1000;
+    const core = ctx.pin.serverCore;
+    const coreBusy =
+      core === undefined ? undefined : ((coreBusySeconds().get(core) ?? 0) - (cores0.get(core) ?? 0)) / wall;
+    const sent = spec.rate * (spec.warmupS + spec.durationS);
     rss.stop();
     alive(server);
-    return { result, peakRss: rss.peak() };
+    return {
+      result,
+      peakRss: rss.peak(),
+      cpu: cpuS / wall,
+      cpuPerReqUs: (cpuS / sent) * 1e6,
+      otherOnServerCore: coreBusy === undefined ? undefined : coreBusy - cpuS / wall,
+    };
   } finally {
     await server.stop();
   }
