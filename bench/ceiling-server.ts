@@ -9,7 +9,7 @@
  *
  * With CEILING_HEADERS=service it also sends the service's response headers (same names, sizes
  * and count: security headers, cache-status, x-app-identifier), a diagnostic that separates the
- * cost of a bigger header block (mostly borne by the load generator's parser) from the service's work.
+ * cost of a bigger header block (writing it, and the load generator parsing it) from the service's work.
  *
  * The bench bundles it with esbuild and runs it with plain node (no loader hooks), listening on
  * HOST:PORT (default 127.0.0.1:8001).

@@ -1,6 +1,6 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit } from "@azure/functions";
 import type { Endpoint, Service } from "../shared/service";
-import type { CoreRequest, CoreResponse } from "../shared/http/core";
+import type { BodyResult, CoreRequest, CoreResponse } from "../shared/http/core";
 
 /** An Azure Functions HttpRequest as the service's platform-neutral request. */
 export function toCoreRequest(request: HttpRequest): CoreRequest {
@@ -12,20 +12,42 @@ export function toCoreRequest(request: HttpRequest): CoreRequest {
     path: url.pathname,
     query: url.searchParams,
     headers,
-    // The Functions host has already buffered the body; the limit is still enforced before parsing.
-    body: async (limit, admit) => {
-      try {
-        const bytes = new Uint8Array(await request.arrayBuffer());
-        if (bytes.byteLength > limit) return { ok: false, reason: "too_large" };
-        return admit && !admit(bytes.byteLength) ? { ok: false, reason: "refused" } : { ok: true, bytes };
-      } catch {
-        return { ok: false, reason: "aborted" };
-      }
-    },
+    body: (limit, admit) => readBody(request, limit, admit),
     // The worker sees no peer: Azure's front end is the first proxy (it appends the caller as `ip:port` to
     // X-Forwarded-For), so the client address comes from X-Forwarded-For under TRUST_PROXY, as on the server.
     remoteAddress: undefined,
   };
+}
+
+/**
+ * The body as the Functions worker holds it, with the limit enforced before parsing. Read from the request's
+ * stream, not with arrayBuffer(): the worker has already buffered the body, the stream hands it over as one
+ * chunk that is used as it is, while arrayBuffer() copies it twice more (undici concatenates the chunks, then
+ * copies them into a fresh ArrayBuffer) — ~0.2 ms per 1,000-row bulk (bench/functions-adapter.ts).
+ */
+async function readBody(request: HttpRequest, limit: number, admit?: (bytes: number) => boolean): Promise<BodyResult> {
+  const stream = request.body;
+  if (!stream) return { ok: true, bytes: new Uint8Array(0) };
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      const value = next.value as Uint8Array;
+      size += value.byteLength;
+      const refused = size > limit ? "too_large" : admit && !admit(value.byteLength) ? "refused" : undefined;
+      if (refused) {
+        void reader.cancel().catch(() => undefined);
+        return { ok: false, reason: refused };
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return { ok: false, reason: "aborted" };
+  }
+  return { ok: true, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) };
 }
 
 export function toResponseInit(res: CoreResponse): HttpResponseInit {

@@ -116,3 +116,25 @@ export async function measureModelCeiling(
   }
   return results;
 }
+
+/**
+ * As a child process of the bench (bundled, pinned to the server's core like the server itself):
+ * BENCH_MODEL_CEILING='{"cases":[…],"rounds":5,"roundMs":400}' node model-ceiling.js → one JSON line.
+ */
+const childSpec = process.env.BENCH_MODEL_CEILING;
+if (childSpec) {
+  const { cases, rounds, roundMs } = JSON.parse(childSpec) as {
+    cases: { batch: number; chunk?: number }[];
+    rounds: number;
+    roundMs: number;
+  };
+  measureModelCeiling(cases, { rounds, roundMs })
+    .then((r) => {
+      process.stdout.write(JSON.stringify(r) + "\n");
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+}

@@ -1,10 +1,9 @@
 /** Child processes of the bench: the server under test, the ceiling server, load drivers; RSS sampling. */
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import http from "node:http";
 import { resolve } from "node:path";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../../server/node-flags";
-import type { LoadResult, LoadSpec } from "./driver";
 import { freePort } from "../../tests/support/ports";
 
 export const HOST = "127.0.0.1";
@@ -77,6 +76,19 @@ function track(child: ChildProcess, port: number): Proc {
 }
 
 let serverScript = resolve("dist/server/main.js");
+/** Command prefix of the server under test and the ceilings, e.g. `taskset -c 1` (bench/lib/pinning.ts). */
+let prefix: string[] = [];
+
+/** Runs every server and ceiling spawned from now on under `cmd` (e.g. ["taskset", "-c", "1"]; [] for none). */
+export function pinServersWith(cmd: string[]): void {
+  prefix = cmd;
+}
+
+/** spawn() of node with args, under the pinning prefix (taskset execs node: the pid is node's). */
+function spawnNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const [cmd, ...pre] = [...prefix, process.execPath];
+  return spawn(cmd!, [...pre, ...args], { cwd: process.cwd(), env, stdio: ["ignore", "pipe", "pipe"] });
+}
 
 /**
  * Other engineers rebuild dist/ (rm -rf, then esbuild) while the bench runs: the bench runs its own
@@ -96,27 +108,40 @@ export async function snapshotBuild(into: string, waitMs = 60_000): Promise<stri
   return serverScript;
 }
 
+/** Makes spawnServer run this bundle (e.g. one of two builds an A/B compares). */
+export function useServerScript(path: string): void {
+  serverScript = resolve(path);
+}
+
 /** Starts `node <NODE_FLAGS> dist/server/main.js` (the snapshot) on a free port (LOG_LEVEL=warn, loopback only). */
-export async function spawnServer(env: Record<string, string> = {}, port?: number): Promise<Proc> {
+export async function spawnServer(
+  env: Record<string, string> = {},
+  port?: number,
+  /** More node flags after the production ones, e.g. --cpu-prof. */
+  extraFlags: string[] = [],
+): Promise<Proc> {
   port ??= await freePort();
   // The production V8 flags (server/node-flags.ts); BENCH_NODE_FLAGS="…" replaces them for an experiment.
   const flags = process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? NODE_FLAGS;
-  const child = spawn(process.execPath, [...flags, serverScript], {
-    cwd: process.cwd(),
-    env: { ...process.env, ...NODE_ENV_VARS, PORT: String(port), HOST, LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = spawnNode([...flags, ...extraFlags, serverScript], {
+    ...process.env,
+    ...NODE_ENV_VARS,
+    PORT: String(port),
+    HOST,
+    LOG_LEVEL: "warn",
+    ...env,
   });
   return track(child, port);
 }
 
 /** Starts a plain-node script (e.g. the bundled ceiling server) with PORT set. */
-export async function spawnScript(script: string, env: Record<string, string> = {}): Promise<Proc> {
+export async function spawnScript(
+  script: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, [script], {
-    cwd: process.cwd(),
-    env: { ...process.env, PORT: String(port), HOST, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawnNode([...args, script], { ...process.env, PORT: String(port), HOST, ...env });
   return track(child, port);
 }
 
@@ -259,71 +284,4 @@ export function cpuSeconds(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-let driver = { script: resolve("bench/lib/driver.ts"), execArgv: ["--import", "tsx"] };
-
-/** Runs the load driver from a plain-JS bundle of bench/lib/driver.ts (starts in ~50 ms instead of ~0.7 s with tsx). */
-export function useDriverBundle(path: string): void {
-  driver = { script: resolve(path), execArgv: [] };
-}
-
-/**
- * Runs one load driver (bench/lib/driver.ts) in a child process: its own event loop and V8 heap,
- * never the server's. onMeasuring fires when the driver's timed window opens.
- */
-export interface Measured {
-  result: LoadResult;
-  /** Cores the target process used during the timed window. */
-  cpu?: number;
-  /** Cores the whole machine used during the timed window. */
-  machine?: number;
-}
-
-/** Runs a load driver (a child process) for `spec`; with the cores (1 = one full core) the process `pid` and the machine used in the timed window. */
-export function runDriverMeasured(
-  spec: LoadSpec,
-  pid: number | undefined,
-  onMeasuring?: () => void,
-): Promise<Measured> {
-  return new Promise((res, rej) => {
-    const child = fork(driver.script, [JSON.stringify(spec)], {
-      execArgv: driver.execArgv,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    let result: LoadResult | undefined;
-    let cpu: number | undefined;
-    let machine: number | undefined;
-    let mark: { t: number; cpu?: number; machine: number } | undefined;
-    const limit = setTimeout(
-      () => {
-        child.kill("SIGKILL");
-        rej(new Error(`driver ${spec.kind} did not finish in time`));
-      },
-      (spec.warmupS + spec.durationS + 60) * 1000,
-    );
-    child.on("message", (m: { type: string; result?: LoadResult }) => {
-      if (m.type === "measuring") {
-        mark = {
-          t: performance.now(),
-          cpu: pid === undefined ? undefined : cpuSeconds(pid),
-          machine: machineBusySeconds(),
-        };
-        onMeasuring?.();
-      }
-      if (m.type === "result") {
-        result = m.result;
-        if (mark) {
-          const wall = (performance.now() - mark.t) / 1000;
-          const c = pid === undefined ? undefined : cpuSeconds(pid);
-          if (mark.cpu !== undefined && c !== undefined) cpu = (c - mark.cpu) / wall;
-          machine = (machineBusySeconds() - mark.machine) / wall;
-        }
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(limit);
-      if (result) res({ result, cpu, machine });
-      else rej(new Error(`driver ${spec.kind} exited with ${code} and no result`));
-    });
-  });
 }

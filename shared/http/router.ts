@@ -52,6 +52,8 @@ export function createRouter(endpoints: readonly Endpoint[]): Router {
     else exact.set(e.route.toLowerCase(), [...(exact.get(e.route.toLowerCase()) ?? []), e]);
   }
   const byEndpoint = new Map(patterns.map((p) => [p.endpoint, p]));
+  // The answer for an exact route and a method never changes: built once, then one Map lookup per request.
+  const decided = new Map<string, Map<string, RouteMatch>>();
 
   function candidates(path: string, pathname: string): { endpoint: Endpoint; params: Record<string, string> }[] {
     const fixed = exact.get(pathname);
@@ -68,13 +70,23 @@ export function createRouter(endpoints: readonly Endpoint[]): Router {
     match(method, rawPath) {
       const path = rawPath.length > 1 && rawPath.endsWith("/") ? rawPath.slice(0, -1) : rawPath;
       const pathname = path.toLowerCase();
+      const known = decided.get(pathname)?.get(method);
+      if (known) return known;
       const found = candidates(path, pathname);
       if (found.length === 0) return { kind: "not_found" };
       const wanted = method === "HEAD" ? "GET" : method;
       const hit = found.find((c) => c.endpoint.method === wanted);
-      if (hit) return { kind: "endpoint", ...hit };
       const allow = found.map((c) => c.endpoint.method).join(", ");
-      return { kind: "method_not_allowed", route: found[0]!.endpoint.route, allow, path: pathname };
+      const answer: RouteMatch = hit
+        ? { kind: "endpoint", ...hit }
+        : { kind: "method_not_allowed", route: found[0]!.endpoint.route, allow, path: pathname };
+      // Only exact routes (their params are the shared empty object) and only the methods node's parser knows.
+      if (exact.has(pathname)) {
+        let byMethod = decided.get(pathname);
+        if (!byMethod) decided.set(pathname, (byMethod = new Map()));
+        byMethod.set(method, Object.freeze(answer));
+      }
+      return answer;
     },
     params(endpoint, path) {
       const p = byEndpoint.get(endpoint);

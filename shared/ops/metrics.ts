@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { fastCounter, fastHistogram } from "./fast-metrics";
 import { FEATURES } from "../input/features";
 
 /** A gauge whose value is read when Prometheus scrapes, from a function handed over later (`readFrom`). */
@@ -19,6 +20,32 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const BATCH_BUCKETS = [1, 2, 5, 10, 50, 100, 500, 1000, 2500, 5000, 10000];
 const RUN_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 
+/** The kinds of metric the service registers, all on `registers`. */
+function metricKinds(registers: Registry[]) {
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  // The metrics updated on every request: plain numbers, handed to prom-client when /metrics is scraped
+  // (shared/ops/fast-metrics.ts says why).
+  const hotCounter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => {
+    let fast: ReturnType<typeof fastCounter<L>> | undefined = undefined;
+    const real = new Counter<L>({ name, help, labelNames, registers, collect: () => fast?.flush() });
+    return (fast = fastCounter(real, labelNames));
+  };
+  const histogram = <L extends string>(
+    name: string,
+    help: string,
+    buckets: number[],
+    labelNames: readonly L[] = [],
+  ) => {
+    let fast: ReturnType<typeof fastHistogram<L>> | undefined = undefined;
+    const real = new Histogram<L>({ name, help, buckets, labelNames, registers, collect: () => fast?.flush() });
+    return (fast = fastHistogram(real, buckets, labelNames));
+  };
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers });
+  return { counter, hotCounter, histogram, gauge };
+}
+
 /** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
 export function createMetrics() {
   const registry = new Registry();
@@ -36,27 +63,22 @@ export function createMetrics() {
     "model_ready",
     "1 once this process has its model loaded (GET /health answers 200), else 0",
   );
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Counter<L>({ name, help, labelNames, registers });
-  const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
-    new Histogram<L>({ name, help, buckets, labelNames, registers });
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({ name, help, labelNames, registers });
+  const { counter, hotCounter, histogram, gauge } = metricKinds(registers);
   return {
     registry,
-    requests: counter("http_requests_total", "HTTP requests by route and status", ["route", "method", "status"]),
+    requests: hotCounter("http_requests_total", "HTTP requests by route and status", ["route", "method", "status"]),
     latency: histogram("http_request_duration_seconds", "HTTP request latency by route", LATENCY_BUCKETS, ["route"]),
-    predictionRows: counter("predictions_rows_total", "Rows predicted, by where the value came from", ["source"]),
+    predictionRows: hotCounter("predictions_rows_total", "Rows predicted, by where the value came from", ["source"]),
     batchSize: histogram("prediction_batch_size", "Rows per prediction request", BATCH_BUCKETS),
     modelRuns: histogram("model_run_rows", "Rows per ONNX run (after micro-batching and chunking)", RUN_BUCKETS),
-    cacheHits: counter("cache_hits_total", "Rows served from the cache, by tier", ["tier"]),
-    cacheMisses: counter("cache_misses_total", "Rows not found in the cache"),
+    cacheHits: hotCounter("cache_hits_total", "Rows served from the cache, by tier", ["tier"]),
+    cacheMisses: hotCounter("cache_misses_total", "Rows not found in the cache"),
     cacheErrors: counter(
       "cache_errors_total",
       "Failed cache calls (errors, timeouts, open circuit), by backend and operation",
       ["backend", "op", "reason"],
     ),
-    cacheCalls: counter(
+    cacheCalls: hotCounter(
       "cache_calls_total",
       "Calls to the shared cache backend, by backend and operation (what cache_errors_total is a share of)",
       ["backend", "op"],
@@ -72,18 +94,20 @@ export function createMetrics() {
       ["result"],
     ),
     rejected: counter("requests_rejected_total", "Requests refused before any work, by reason", ["reason"]),
-    outOfRange: counter(
+    outOfRange: hotCounter(
       "input_out_of_range_total",
       "Predicted rows with this feature outside the model card's training range",
       ["feature"],
     ),
-    rowsOutOfRange: counter(
+    rowsOutOfRange: hotCounter(
       "input_rows_out_of_range_total",
       "Predicted rows with at least one feature outside the model card's training range",
     ),
-    intervalRows: counter("interval_rows_total", "Prediction intervals served (detail=true), by where they came from", [
-      "source",
-    ]),
+    intervalRows: hotCounter(
+      "interval_rows_total",
+      "Prediction intervals served (detail=true), by where they came from",
+      ["source"],
+    ),
     /** Where inflight_rows reads its value when scraped. */
     readInflightRowsFrom: inflight.readFrom,
     /** Where request_body_bytes_held reads its value when scraped. */

@@ -1,0 +1,216 @@
+/**
+ * A paced (open-loop) load generator for the latency target of bench/bench.ts: POST /predict with a
+ * unique hold-out row per request at a fixed rate, over keep-alive connections (wrk2 is not in Debian;
+ * autocannon's overallRate measures from the actual send, so it hides queueing in the client).
+ *
+ * Coordinated omission: request i is due at t0 + i / rate whatever happened before. Its latency is
+ * measured from that intended time to the end of its response, so a server that stalls is charged
+ * for every request that should have gone out meanwhile (they wait in this process's queue, and the
+ * wait counts). When every connection is busy, due requests queue here rather than being skipped.
+ * The send lag (actual − intended: the generator's lateness plus any wait for a free connection) and
+ * the gaps between the generator's loop turns are reported too: they show how much is the generator. The loop spins (setImmediate) so requests go out within microseconds of their
+ * time, not on 1 ms timer ticks; it runs on the load generator's core, never the server's.
+ *
+ * Run by the bench (bundled, on the load core): node paced.js '<json spec>'; prints one JSON line.
+ */
+import net from "node:net";
+import { holdoutRows } from "./bodies";
+import { Samples, type LatencySummary } from "./stats";
+
+export interface PacedSpec {
+  host: string;
+  port: number;
+  connections: number;
+  /** Requests per second over all connections. */
+  rate: number;
+  warmupS: number;
+  durationS: number;
+  /** Population shift of the unique rows (as in bench/lib/bodies.ts). */
+  seed: number;
+}
+
+export interface PacedResult {
+  rate: number;
+  connections: number;
+  durationS: number;
+  /** Responses to requests due inside the timed window. */
+  ok: number;
+  achievedPerS: number;
+  non2xx: number;
+  errors: number;
+  /** Due but never answered before the deadline (counted as errors too). */
+  unanswered: number;
+  /** From the intended send time (coordinated omission corrected), ms. */
+  latency: LatencySummary;
+  /** From the actual send, ms (what a closed-loop tool would report). */
+  serviceTime: LatencySummary;
+  /** Actual send − intended send, ms: the generator's own lateness plus waits for a free connection. */
+  sendLag: LatencySummary;
+  /** Gaps between the generator's loop turns, ms: its own responsiveness (max = its worst stall). */
+  loopGap: LatencySummary;
+}
+
+interface Conn {
+  sock: net.Socket;
+  ready: boolean;
+  busy: boolean;
+  intended: number;
+  sentAt: number;
+  /** Bytes of the response so far; null once the connection has been replaced. */
+  buf: Buffer | undefined | null;
+}
+
+export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
+  const rows = holdoutRows(spec.seed);
+  let rowNo = 0;
+  const head = `POST /predict HTTP/1.1\r\nHost: ${spec.host}:${spec.port}\r\nContent-Type: application/json\r\nContent-Length: `;
+  const nextRequest = () => {
+    const body = rows.row(rowNo++);
+    return Buffer.from(`${head}${Buffer.byteLength(body)}\r\n\r\n${body}`, "latin1");
+  };
+
+  const interval = 1000 / spec.rate;
+  const total = Math.round(spec.rate * (spec.warmupS + spec.durationS));
+  const t0 = performance.now() + 200; // connections open first
+  const windowStart = t0 + spec.warmupS * 1000;
+  const windowEnd = windowStart + spec.durationS * 1000;
+  const deadline = windowEnd + 10_000;
+  const latency = new Samples();
+  const service = new Samples();
+  const lag = new Samples();
+  const gaps = new Samples();
+  let lastTick = 0;
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let due = 0; // requests whose time has come
+  let answered = 0;
+  const queue: number[] = []; // intended times of due, unsent requests (FIFO)
+  let qHead = 0;
+  const idle: Conn[] = [];
+  const conns = new Set<Conn>();
+  const inWindow = (t: number) => t >= windowStart && t < windowEnd;
+
+  const finish = (c: Conn, status: number, now: number) => {
+    answered++;
+    if (inWindow(c.intended)) {
+      if (status >= 200 && status < 300) {
+        ok++;
+        latency.push(now - c.intended);
+        service.push(now - c.sentAt);
+        lag.push(c.sentAt - c.intended);
+      } else non2xx++;
+    }
+  };
+
+  const open = (): Conn => {
+    const c: Conn = {
+      sock: net.connect(spec.port, spec.host),
+      ready: false,
+      busy: false,
+      intended: 0,
+      sentAt: 0,
+      buf: undefined,
+    };
+    conns.add(c);
+    c.sock.setNoDelay(true);
+    c.sock.on("connect", () => {
+      c.ready = true;
+      idle.push(c);
+    });
+    c.sock.on("data", (chunk: Buffer) => {
+      if (c.buf === null) return;
+      c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
+      const end = c.buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const header = c.buf.toString("latin1", 0, end);
+      const len = Number(/\r\ncontent-length:\s*(\d+)/i.exec(header)?.[1] ?? 0);
+      if (c.buf.length < end + 4 + len) return;
+      const status = Number(header.slice(9, 12));
+      const close = /\r\nconnection:\s*close/i.test(header);
+      c.buf = undefined;
+      c.busy = false;
+      finish(c, status, performance.now());
+      if (close) {
+        c.sock.destroy();
+      } else idle.push(c);
+    });
+    c.sock.on("error", () => undefined);
+    c.sock.on("close", () => {
+      if (c.busy) {
+        // Closed with a request outstanding: that request failed.
+        c.busy = false;
+        answered++;
+        if (inWindow(c.intended)) errors++;
+      }
+      replace(c);
+    });
+    return c;
+  };
+  const replace = (c: Conn) => {
+    if (c.buf === null) return; // replaced already
+    c.ready = false;
+    c.buf = null;
+    conns.delete(c);
+    if (performance.now() < deadline) open();
+  };
+  for (let i = 0; i < spec.connections; i++) open();
+
+  return new Promise((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      if (lastTick > 0 && inWindow(now)) gaps.push(now - lastTick);
+      lastTick = now;
+      while (due < total && t0 + due * interval <= now) queue.push(t0 + due++ * interval);
+      while (qHead < queue.length && idle.length > 0) {
+        const c = idle.pop()!;
+        if (!c.ready || c.sock.destroyed || c.buf === null) continue;
+        c.busy = true;
+        c.intended = queue[qHead++]!;
+        c.sentAt = performance.now();
+        c.sock.write(nextRequest());
+      }
+      if (qHead > 65_536) {
+        queue.splice(0, qHead);
+        qHead = 0;
+      }
+      if ((due === total && answered >= total) || now > deadline) {
+        // Past the deadline: every request of the window still queued or outstanding failed.
+        const unanswered = total - answered;
+        for (let i = qHead; i < queue.length; i++) if (inWindow(queue[i]!)) errors++;
+        for (const c of conns) if (c.busy && inWindow(c.intended)) errors++;
+        for (const c of conns) c.sock.destroy();
+        resolve({
+          rate: spec.rate,
+          connections: spec.connections,
+          durationS: spec.durationS,
+          ok,
+          achievedPerS: ok / spec.durationS,
+          non2xx,
+          errors,
+          unanswered,
+          latency: latency.summary(),
+          serviceTime: service.summary(),
+          sendLag: lag.summary(),
+          loopGap: gaps.summary(),
+        });
+        return;
+      }
+      setImmediate(tick);
+    };
+    setTimeout(tick, Math.max(0, t0 - performance.now()));
+  });
+}
+
+if (process.argv[2]?.startsWith("{")) {
+  const spec = JSON.parse(process.argv[2]) as PacedSpec;
+  runPaced(spec)
+    .then((r) => {
+      process.stdout.write(JSON.stringify(r) + "\n");
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
