@@ -20,8 +20,8 @@ FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 ARG TARGETARCH=amd64
 WORKDIR /src
 
-# onnxruntime-node's install script would download CUDA libraries this CPU service never loads (npm 10 runs it;
-# npm 11 skips it through package.json "allowScripts"). Its CPU binaries ship in the npm package.
+# No install script runs (.npmrc ignore-scripts=true); the variable also keeps onnxruntime-node's CUDA download off
+# should a build override that. Its CPU binaries ship in the npm package.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
