@@ -279,6 +279,21 @@ describe.each(["standalone", "functions"] as const)("Open Inference Protocol on 
     expect(after).not.toBe(before);
   });
 
+  it("rows outside the training range are counted as on /predict (the drift alert divides by all predicted rows)", async () => {
+    const counters = async () => {
+      const m = await host.service.metrics.registry.getMetricsAsJSON();
+      const value = (name: string, feature?: string) =>
+        m.find((x) => x.name === name)?.values.find((v) => feature === undefined || v.labels.feature === feature)
+          ?.value ?? 0;
+      return { rows: value("input_rows_out_of_range_total"), medInc: value("input_out_of_range_total", "MedInc") };
+    };
+    const before = await counters();
+    const farOut = [{ ...SEED_HOUSE, MedInc: 800 }, SEED_HOUSE, { ...SEED_HOUSE, MedInc: 900 }];
+    expect((await infer({ inputs: [matrixInput(farOut)] })).status).toBe(200);
+    expect((await infer({ inputs: featureInputs(farOut.slice(0, 1)) })).status).toBe(200);
+    expect(await counters()).toEqual({ rows: before.rows + 3, medInc: before.medInc + 3 });
+  });
+
   it("the service's body limits apply: a non-JSON, non-binary Content-Type is a 415 {error}", async () => {
     const r = await infer("{}", `${MODEL}/infer`, { "content-type": "text/plain" });
     protocolError(r, 415, /Content-Type must be application\/json or application\/octet-stream, got text\/plain/);
