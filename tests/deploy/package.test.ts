@@ -405,6 +405,16 @@ describe("azd and Core Tools settings around the package", () => {
     for (const secret of [".azure", ".azurite", ".env", ".env.*", "local.settings.json"])
       expect(entries.has(secret), secret).toBe(true);
   });
+
+  it("git ignores the same secrets, so azd's .azure/<env>/.env or a .env is never committed by `git add .`", () => {
+    const entries = new Set(
+      read(".gitignore")
+        .split("\n")
+        .map((l) => l.trim().replace(/\/$/, "")),
+    );
+    for (const secret of [".azure", ".azurite", ".env", ".env.*", "local.settings.json"])
+      expect(entries.has(secret), secret).toBe(true);
+  });
 });
 
 describe("scripts/upload-model.mjs (azd's postprovision hook on every OS, and the no-azd path)", () => {
