@@ -74,11 +74,18 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
+/** zod's name of an expected type, in words ("an array", "an integer"; numbers must also be finite). */
+function expectedType(expected: string): string {
+  const words: Record<string, string> = { number: "finite number", int: "integer" };
+  const noun = words[expected] ?? expected;
+  return `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
+}
+
 function messageFor(issue: z.core.$ZodIssue, received: unknown): string {
   switch (issue.code) {
     case "invalid_type":
       if (received === undefined) return "is required";
-      return `must be a ${issue.expected === "number" ? "finite number" : issue.expected}, got ${typeName(received)}`;
+      return `must be ${expectedType(issue.expected)}, got ${typeName(received)}`;
     case "too_small":
       if (issue.origin === "array") return `must contain at least ${String(issue.minimum)} item(s)`;
       if (issue.origin === "string") return "must not be empty";

@@ -187,6 +187,9 @@ describe("parsing the request envelope", () => {
     [{ inputs: [{ name: "input", datatype: "FP32", data: [] }] }, /inputs\[0\]\.shape is required/],
     [{ inputs: [{ ...matrix(), shape: [-1, 8] }] }, /inputs\[0\]\.shape\[0\] must be at least 0/],
     [{ id: 42, inputs: [matrix()] }, /id must be a string/],
+    [{ inputs: { name: "input" } }, /^inputs must be an array, got object$/],
+    [[matrix()], /must be an object, got array$/],
+    [{ inputs: [{ ...matrix(), shape: [1.5, 8] }] }, /^inputs\[0\]\.shape\[0\] must be an integer, got number$/],
     ["{", /not valid JSON/],
   ])("refuses %j with a 400 naming the field", (body, message) => {
     const r = parseInferenceRequest(bytes(body));
