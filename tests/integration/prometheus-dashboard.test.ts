@@ -217,7 +217,7 @@ describe.skipIf(!hasPrometheus || SKIP_REDIS)("dashboard and alert queries on a 
   it.each([
     [
       "prediction 5xx ratio (availability SLO)",
-      'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict",status=~"5.."}[1m])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict"}[1m]))',
+      'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer",status=~"5.."}[1m])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer"}[1m]))',
     ],
     [
       "refusal ratio",

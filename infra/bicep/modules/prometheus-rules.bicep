@@ -33,22 +33,22 @@ resource group0 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
     rules: [
       {
         record: 'house_price:prediction_errors:ratio_rate5m'
-        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict",status=~"5.."}[5m])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict"}[5m]))'
+        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer",status=~"5.."}[5m])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer"}[5m]))'
         enabled: true
       }
       {
         record: 'house_price:prediction_errors:ratio_rate30m'
-        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict",status=~"5.."}[30m])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict"}[30m]))'
+        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer",status=~"5.."}[30m])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer"}[30m]))'
         enabled: true
       }
       {
         record: 'house_price:prediction_errors:ratio_rate1h'
-        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict",status=~"5.."}[1h])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict"}[1h]))'
+        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer",status=~"5.."}[1h])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer"}[1h]))'
         enabled: true
       }
       {
         record: 'house_price:prediction_errors:ratio_rate6h'
-        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict",status=~"5.."}[6h])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict"}[6h]))'
+        expression: 'sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer",status=~"5.."}[6h])) / sum by (namespace, job) (rate(http_requests_total{job="house-price-api",route=~"/predict|/bulk_predict|/v2/models/.+/infer"}[6h]))'
         enabled: true
       }
       {
@@ -61,7 +61,7 @@ resource group0 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
         }
         annotations: {
           summary: 'Prediction availability SLO (99.9 %): error budget burning > 14.4x (1 h and 5 m windows)'
-          description: '{{ $value | humanizePercentage }} of /predict and /bulk_predict answers were 5xx over the last 5 minutes in {{ $labels.namespace }}; at this rate the 30-day budget is gone in about two days.'
+          description: '{{ $value | humanizePercentage }} of prediction answers (/predict, /bulk_predict, /v2 infer) were 5xx over the last 5 minutes in {{ $labels.namespace }}; at this rate the 30-day budget is gone in about two days.'
         }
         enabled: true
         resolveConfiguration: {
@@ -80,7 +80,7 @@ resource group0 'Microsoft.AlertsManagement/prometheusRuleGroups@2023-03-01' = {
         }
         annotations: {
           summary: 'Prediction availability SLO (99.9 %): error budget burning > 6x (6 h and 30 m windows)'
-          description: '{{ $value | humanizePercentage }} of /predict and /bulk_predict answers were 5xx over the last 30 minutes in {{ $labels.namespace }}; at this rate the 30-day budget is gone in five days.'
+          description: '{{ $value | humanizePercentage }} of prediction answers (/predict, /bulk_predict, /v2 infer) were 5xx over the last 30 minutes in {{ $labels.namespace }}; at this rate the 30-day budget is gone in five days.'
         }
         enabled: true
         resolveConfiguration: {
