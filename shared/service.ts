@@ -87,14 +87,9 @@ function modelHolder(source: ModelSource, metrics: Metrics, logger: Logger): Mod
   );
 }
 
-/** Wires the service: model, cache, predictor, the route families and the HTTP pipeline in front of them. */
-export function createService(deps: ServiceDeps): Service {
+/** The inference side: model holder, shared store, per-row cache, point and interval predictors. */
+function createInference(deps: ServiceDeps, metrics: Metrics, logger: Logger) {
   const { config } = deps;
-  const logger = deps.logger ?? createLogger(config.LOG_LEVEL);
-  const instanceId = deps.instanceId ?? randomUUID();
-  const now = deps.now ?? Date.now;
-  const startedAt = now();
-  const metrics = createMetrics();
   const source = modelSource(config, deps.appRoot, metrics);
   const holder = modelHolder(source, metrics, logger);
   // One client of the shared store (Upstash or Redis) for the cache and the limiter, opened only if one needs it.
@@ -112,6 +107,18 @@ export function createService(deps: ServiceDeps): Service {
   });
   const intervalModels = new IntervalModels(source, logger);
   const intervals = new IntervalPredictor({ models: intervalModels, cache, metrics, bound: predictor });
+  return { holder, store, shared, cache, predictor, intervalModels, intervals };
+}
+
+/** Wires the service: model, cache, predictor, the route families and the HTTP pipeline in front of them. */
+export function createService(deps: ServiceDeps): Service {
+  const { config } = deps;
+  const logger = deps.logger ?? createLogger(config.LOG_LEVEL);
+  const instanceId = deps.instanceId ?? randomUUID();
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
+  const metrics = createMetrics();
+  const { holder, store, shared, cache, predictor, intervalModels, intervals } = createInference(deps, metrics, logger);
   const admission = createBodyAdmission(config, metrics);
   const legacy = (status: number, body: Record<string, unknown>) =>
     jsonResponse(status, { ...body, app_identifier: instanceId });
@@ -133,7 +140,7 @@ export function createService(deps: ServiceDeps): Service {
     legacy,
   };
   const endpoints = ROUTE_FAMILIES.flatMap((family) => family(ctx));
-  const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(timeoutMs, 50), store);
+  const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(config.CACHE_TIMEOUT_MS, 50), store);
   zeroSeries(metrics, { endpoints, sharedBackend: shared?.name, rateLimited: limiter !== undefined });
   metrics.readModelReadyFrom(() => holder.state.state === "ready");
   const apiKeyCheck = createApiKeyCheck(config.API_KEYS);
