@@ -1,10 +1,11 @@
 import type { PredictionCache } from "../cache";
-import { rowBatch, sameRow, type RowBatch } from "../cache/row-table";
+import { rowBatch, type RowBatch } from "../cache/row-table";
 import { WIDTH } from "../input/features";
 import { fail, ok, type Result } from "../http/core";
 import type { Metrics } from "../ops/metrics";
 import type { ModelInfo } from "./model";
-import { InflightRun, type Predictor } from "./predictor";
+import type { Predictor } from "./predictor";
+import { SingleFlight } from "./single-flight";
 import { INTERVAL_INPUT_WIDTH, type IntervalModel, type IntervalModels } from "./interval-model";
 
 export interface IntervalOutcome {
@@ -30,10 +31,7 @@ export interface IntervalPredictorOptions {
  * the interval graph for the rest. A run yields every level, so requests for different levels can share it.
  */
 export class IntervalPredictor {
-  private readonly inflight = new Map<
-    number,
-    { run: InflightRun; at: number; words: Uint32Array; row: number; namespace: string }
-  >();
+  private readonly flight = new SingleFlight();
 
   constructor(private readonly opts: IntervalPredictorOptions) {}
 
@@ -75,9 +73,9 @@ export class IntervalPredictor {
     ]);
     const low = lows.values;
     const high = highs.values;
-    const missing: number[] = [];
-    for (let i = 0; i < n; i++) if (low[i] === undefined || high[i] === undefined) missing.push(i);
-    const hits = n - missing.length;
+    const missing = (i: number) => low[i] === undefined || high[i] === undefined;
+    let hits = 0;
+    for (let i = 0; i < n; i++) if (!missing(i)) hits++;
     const { computed, collapsed } = await this.fill(info, model, batch, points, missing, { low, high, k });
     const rows = { low: [] as number[], high: [] as number[] };
     for (const i of computed) {
@@ -98,25 +96,12 @@ export class IntervalPredictor {
     model: IntervalModel,
     batch: RowBatch,
     points: readonly number[],
-    missing: readonly number[],
+    missing: (i: number) => boolean,
     into: { low: (number | undefined)[]; high: (number | undefined)[]; k: number },
   ): Promise<{ computed: number[]; collapsed: number }> {
     const namespace = `${info.cacheNamespace}/interval`;
     const L = model.levels.length;
-    const joined: { index: number; run: InflightRun; at: number }[] = [];
-    const compute: number[] = [];
-    let run: InflightRun | undefined;
-    for (const i of missing) {
-      const hash = batch.hashes[i]!;
-      const pending = this.inflight.get(hash);
-      if (pending && pending.namespace === namespace && sameRow(pending.words, pending.row, batch.words, i)) {
-        joined.push({ index: i, run: pending.run, at: pending.at });
-        continue;
-      }
-      run ??= new InflightRun();
-      if (!pending) this.inflight.set(hash, { run, at: compute.length, words: batch.words, row: i, namespace });
-      compute.push(i);
-    }
+    const { joined, compute, run } = this.flight.claim(batch, namespace, missing);
     const take = (out: Float32Array, at: number, i: number) => {
       into.low[i] = out[at * 2 * L + into.k]!;
       into.high[i] = out[at * 2 * L + L + into.k]!;
@@ -127,19 +112,13 @@ export class IntervalPredictor {
         input.set(batch.tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * INTERVAL_INPUT_WIDTH);
         input[j * INTERVAL_INPUT_WIDTH + WIDTH] = points[i]!;
       });
-      try {
-        const out = await model.infer(input, compute.length);
-        run.resolve(out);
-        compute.forEach((i, j) => take(out, j, i));
-      } catch (err) {
-        run.reject(err);
-        throw err;
-      } finally {
-        for (const i of compute) {
-          const hash = batch.hashes[i]!;
-          if (this.inflight.get(hash)?.run === run) this.inflight.delete(hash);
-        }
-      }
+      await this.flight.settle(
+        batch,
+        run,
+        compute,
+        () => model.infer(input, compute.length),
+        (out) => compute.forEach((i, j) => take(out, j, i)),
+      );
     }
     for (const j of joined) take(await j.run.done, j.at, j.index);
     return { computed: compute, collapsed: joined.length };

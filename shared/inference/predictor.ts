@@ -3,7 +3,8 @@ import { FEATURES, WIDTH } from "../input/features";
 import { fail, ok, type Result } from "../http/core";
 import type { Metrics } from "../ops/metrics";
 import type { Model, ModelHolder } from "./model";
-import { rowBatch, sameRow, type RowBatch } from "../cache/row-table";
+import { rowBatch, type RowBatch } from "../cache/row-table";
+import { SingleFlight, type InflightRun } from "./single-flight";
 import type { House } from "../input/schemas";
 import { BIG_ROWS, nextTurn } from "./turn-taking";
 
@@ -37,27 +38,6 @@ export function toTensor(rows: readonly House[]): Float32Array {
   return out;
 }
 
-/** One model run that other requests can join: one promise for all its rows, not one per row. */
-export class InflightRun {
-  readonly done: Promise<Float32Array>;
-  resolve!: (out: Float32Array) => void;
-  reject!: (err: unknown) => void;
-  constructor() {
-    this.done = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.done.catch(() => undefined);
-  }
-}
-
-/** Rows of one request split by who computes them: joined to another request's run, or computed by `run`. */
-interface Claim {
-  joined: { index: number; run: InflightRun; at: number }[];
-  compute: number[];
-  run: InflightRun | undefined;
-}
-
 /**
  * Predicts rows: per-row cache lookup, identical rows in flight computed once (single-flight,
  * across requests and endpoints), one batched model run for the rest, cache fill.
@@ -67,10 +47,7 @@ export class Predictor {
    * Rows being computed, by row hash → the run computing them, the row's position in its output, the
    * row itself and the model namespace (a hash match is confirmed on both before joining).
    */
-  private readonly inflight = new Map<
-    number,
-    { run: InflightRun; at: number; words: Uint32Array; row: number; namespace: string }
-  >();
+  private readonly flight = new SingleFlight();
   private inflightRows = 0;
 
   constructor(private readonly opts: PredictorOptions) {
@@ -141,7 +118,7 @@ export class Predictor {
       const looked = cache.lookup(namespace, batch);
       const { values, hits } = looked instanceof Promise ? await looked : looked;
 
-      const { joined, compute, run } = this.claim(batch, values, namespace);
+      const { joined, compute, run } = this.flight.claim(batch, namespace, (i) => values[i] === undefined);
       if (run) await this.compute(model, tensor, batch, compute, run, values);
       for (const j of joined) values[j.index] = (await j.run.done)[j.at]!;
       const collapsed = joined.length;
@@ -155,25 +132,6 @@ export class Predictor {
     }
   }
 
-  /** Rows another request is already computing are joined to its run; the other misses are claimed for a new one. */
-  private claim(batch: RowBatch, values: (number | undefined)[], namespace: string): Claim {
-    const claim: Claim = { joined: [], compute: [], run: undefined };
-    for (let i = 0; i < batch.rows; i++) {
-      if (values[i] !== undefined) continue;
-      const hash = batch.hashes[i]!;
-      const pending = this.inflight.get(hash);
-      if (pending && pending.namespace === namespace && sameRow(pending.words, pending.row, batch.words, i)) {
-        claim.joined.push({ index: i, run: pending.run, at: pending.at });
-        continue;
-      }
-      const run = (claim.run ??= new InflightRun());
-      // A different row with the same hash (rare) is computed here without taking over the slot.
-      if (!pending) this.inflight.set(hash, { run, at: claim.compute.length, words: batch.words, row: i, namespace });
-      claim.compute.push(i);
-    }
-    return claim;
-  }
-
   /** Runs the model on the claimed rows, settles `run` for whoever joined it, fills `values` and the cache. */
   private async compute(
     model: Model,
@@ -183,7 +141,6 @@ export class Predictor {
     run: InflightRun,
     values: (number | undefined)[],
   ): Promise<void> {
-    const namespace = model.info.cacheNamespace;
     let input = tensor;
     if (compute.length < batch.rows) {
       input = new Float32Array(compute.length * WIDTH);
@@ -192,20 +149,16 @@ export class Predictor {
         input.set(tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * WIDTH);
       }
     }
-    try {
-      const out = await model.infer(input, compute.length);
-      run.resolve(out);
-      if (compute.length >= BIG_ROWS) await nextTurn();
-      for (let j = 0; j < compute.length; j++) values[compute[j]!] = out[j]!;
-      this.opts.cache.store(namespace, batch, compute, out);
-    } catch (err) {
-      run.reject(err);
-      throw err;
-    } finally {
-      for (const i of compute) {
-        const hash = batch.hashes[i]!;
-        if (this.inflight.get(hash)?.run === run) this.inflight.delete(hash);
-      }
-    }
+    await this.flight.settle(
+      batch,
+      run,
+      compute,
+      () => model.infer(input, compute.length),
+      async (out) => {
+        if (compute.length >= BIG_ROWS) await nextTurn();
+        for (let j = 0; j < compute.length; j++) values[compute[j]!] = out[j]!;
+        this.opts.cache.store(model.info.cacheNamespace, batch, compute, out);
+      },
+    );
   }
 }
