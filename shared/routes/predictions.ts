@@ -127,11 +127,12 @@ function cacheablePrediction(ctx: ServiceContext): (req: CoreRequest) => Promise
     const known = cacheHeadersFor(tensor, options);
     if (known && ifNoneMatchMatches(ifNoneMatch, known.etag!)) return notModified(known);
     const res = await predictResponse(tensor, 1, options, false);
-    // Errors keep the default no-store; only a 200 (or the 304 below) is cacheable. The model is loaded once
-    // per process, so the sha256 read after the prediction is the one that computed it.
-    const headers = res.status === 200 ? cacheHeadersFor(tensor, options) : undefined;
+    // Errors keep the default no-store; only a 200 (or the 304 below) is cacheable. The model is loaded once per
+    // process, so the tag computed before the prediction still holds; only a model that finished loading
+    // meanwhile needs one computed now (its sha256 is the one that computed the answer).
+    const headers = res.status === 200 ? (known ?? cacheHeadersFor(tensor, options)) : undefined;
     if (!headers) return res;
-    if (ifNoneMatchMatches(ifNoneMatch, headers.etag!)) return notModified(headers);
+    if (!known && ifNoneMatchMatches(ifNoneMatch, headers.etag!)) return notModified(headers);
     Object.assign(res.headers, headers);
     return res;
   };
