@@ -55,16 +55,18 @@ export const ModelMetadataSchema = z
   .meta({ id: "metadata_model_response" });
 export type ModelMetadata = z.infer<typeof ModelMetadataSchema>;
 
-/** `$request_input`: one input tensor of an inference request. */
-export const RequestInputSchema = z
-  .object({
+/** A tensor with its data: the protocol states request inputs and response outputs with the same fields. */
+const tensorWithData = () =>
+  z.object({
     name: z.string(),
     shape: ShapeSchema,
     datatype: DatatypeSchema,
     parameters: ParametersSchema.optional(),
     data: TensorDataSchema,
-  })
-  .meta({ id: "request_input" });
+  });
+
+/** `$request_input`: one input tensor of an inference request. */
+export const RequestInputSchema = tensorWithData().meta({ id: "request_input" });
 
 /** `$request_output`: an output the client wants back. */
 export const RequestOutputSchema = z
@@ -97,15 +99,7 @@ export type RequestInput = InferenceRequestEnvelope["inputs"][number] & { data: 
 export type RequestOutput = z.infer<typeof RequestOutputSchema>;
 
 /** `$response_output`: one output tensor of an inference response. */
-export const ResponseOutputSchema = z
-  .object({
-    name: z.string(),
-    shape: ShapeSchema,
-    datatype: DatatypeSchema,
-    parameters: ParametersSchema.optional(),
-    data: TensorDataSchema,
-  })
-  .meta({ id: "response_output" });
+export const ResponseOutputSchema = tensorWithData().meta({ id: "response_output" });
 export type ResponseOutput = z.infer<typeof ResponseOutputSchema>;
 
 /** `$inference_response`. */
