@@ -10,6 +10,7 @@ import { FEATURES } from "../../shared/input/features";
 import { SESSION_OPTIONS } from "../../shared/inference/model";
 import { machineBusySeconds } from "./procs";
 import { median } from "./stats";
+import { reportToParent } from "./child-result";
 
 export interface ModelCeiling {
   batch: number;
@@ -128,13 +129,5 @@ if (childSpec) {
     rounds: number;
     roundMs: number;
   };
-  measureModelCeiling(cases, { rounds, roundMs })
-    .then((r) => {
-      process.stdout.write(JSON.stringify(r) + "\n");
-      process.exit(0);
-    })
-    .catch((err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    });
+  reportToParent(measureModelCeiling(cases, { rounds, roundMs }));
 }

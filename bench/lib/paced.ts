@@ -16,6 +16,7 @@
 import net from "node:net";
 import { holdoutRows } from "./bodies";
 import { Samples, type LatencySummary } from "./stats";
+import { reportToParent } from "./child-result";
 
 export interface PacedSpec {
   host: string;
@@ -204,13 +205,5 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
 
 if (process.argv[2]?.startsWith("{")) {
   const spec = JSON.parse(process.argv[2]) as PacedSpec;
-  runPaced(spec)
-    .then((r) => {
-      process.stdout.write(JSON.stringify(r) + "\n");
-      process.exit(0);
-    })
-    .catch((err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    });
+  reportToParent(runPaced(spec));
 }
