@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { CoreResponse } from "./core";
+import { ifNoneMatchMatches } from "./etag";
 
 /**
  * Files the build wrote under the static root (dist/static/<folder>), served from memory. The build writes
@@ -84,13 +85,6 @@ export function chooseCoding(acceptEncoding: string | undefined, has: (c: Coding
   return "identity";
 }
 
-/** True when an If-None-Match list names this ETag (weak comparison, as RFC 9110 asks for GET). */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  if (ifNoneMatch.trim() === "*") return true;
-  return ifNoneMatch.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
-}
-
 /** The response for one file: the chosen representation, or 304 when the client already holds it. */
 export function staticResponse(
   file: StaticFile,
@@ -100,7 +94,7 @@ export function staticResponse(
   const coding = chooseCoding(requestHeaders["accept-encoding"], (c) => file.bodies[c] !== undefined);
   const etag = `"${file.hash}${coding === "identity" ? "" : `-${coding}`}"`;
   const common: Record<string, string> = { ...headers, etag, vary: "Accept-Encoding" };
-  if (matches(requestHeaders["if-none-match"], etag)) return { status: 304, headers: common, body: "" };
+  if (ifNoneMatchMatches(requestHeaders["if-none-match"], etag)) return { status: 304, headers: common, body: "" };
   if (coding !== "identity") common["content-encoding"] = coding;
   return { status: 200, headers: { ...common, "content-type": file.type }, body: file.bodies[coding]! };
 }

@@ -1,5 +1,6 @@
 import { fail, ok, type Result } from "../http/core";
 import type { FieldError } from "./schemas";
+import { validationFailure } from "./validation";
 import {
   defaultResponseOptions,
   parseResponseOption,
@@ -25,13 +26,7 @@ export function parsePredictionOptions(query: URLSearchParams): Result<ResponseO
     const bad = parseResponseOption(name, values[0]!, options);
     if (bad) errors.push(bad);
   }
-  if (errors.length === 0) return ok(options);
-  const first = errors[0]!;
-  const detail =
-    errors.length === 1
-      ? `${first.path} ${first.message}`
-      : `${errors.length} problems found; the first: ${first.path} ${first.message}`;
-  return fail("validation", detail, { errors });
+  return errors.length === 0 ? ok(options) : validationFailure(errors, errors.length);
 }
 
 /** What the model card says about its intervals (the `intervals` section written by model/train/train.py). */
