@@ -21,7 +21,7 @@ export const CORS_ALLOWED_HEADERS = "Content-Type, X-API-Key, Authorization, If-
 export const CORS_EXPOSED_HEADERS =
   "Cache-Status, ETag, X-App-Identifier, RateLimit-Policy, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After";
 /** How long a browser may reuse a preflight: Chromium caps it at 2 hours, so more would not be honoured. */
-export const CORS_MAX_AGE_SECONDS = 7200;
+const CORS_MAX_AGE_SECONDS = 7200;
 
 /**
  * Splits CORS_ALLOWED_ORIGINS into exact origins (`https://app.example.org`, `http://localhost:5173`).

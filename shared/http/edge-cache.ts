@@ -7,7 +7,7 @@ import type { CoreResponse } from "./core";
  */
 export const PUBLIC_PREDICTION = "public, max-age=60, s-maxage=86400";
 /** With API_KEYS set: no shared cache may keep an answer and hand it to a caller without a key. */
-export const KEYED_PREDICTION = "private, no-store";
+const KEYED_PREDICTION = "private, no-store";
 
 /** The caching headers of a cacheable prediction (200 or 304); every other answer keeps the default no-store. */
 export function predictionCacheHeaders(etag: string, keyed: boolean): Record<string, string> {

@@ -13,13 +13,13 @@ import type {
 } from "./schemas";
 
 /** How this server names itself in GET /v2. */
-export const SERVER_NAME = "house-price-inference";
+const SERVER_NAME = "house-price-inference";
 
 /**
  * Protocol extensions this server speaks, as GET /v2 lists them, under Triton's names: binary tensor data
  * (binary.ts) and the model configuration (GET …/config, which perf_analyzer reads to learn the batch dimension).
  */
-export const EXTENSIONS = ["binary_tensor_data", "model_configuration"] as const;
+const EXTENSIONS = ["binary_tensor_data", "model_configuration"] as const;
 
 /** The platform name the protocol defines for an ONNX model run by ONNX Runtime. */
 export const PLATFORM = "onnx_onnxv1";
@@ -28,7 +28,7 @@ export const PLATFORM = "onnx_onnxv1";
 const FP32 = "FP32";
 
 /** The model's tensor names, from its card (`onnx.input.name`, `onnx.output.name`). */
-export function tensorNames(info: ModelInfo): { input: string; output: string } {
+function tensorNames(info: ModelInfo): { input: string; output: string } {
   const onnx = info.card.onnx as { input?: { name?: unknown }; output?: { name?: unknown } } | undefined;
   const name = (v: unknown, fallback: string) => (typeof v === "string" && v !== "" ? v : fallback);
   return { input: name(onnx?.input?.name, "input"), output: name(onnx?.output?.name, "house_value") };

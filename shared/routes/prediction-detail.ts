@@ -82,13 +82,13 @@ interface RowDetail {
   out_of_range: string[];
 }
 
-export interface DetailContext {
+interface DetailContext {
   intervals: IntervalPredictor;
   info: ModelInfo;
 }
 
 /** The detail of every row at `level` (one the card lists), in input order. */
-export async function rowDetails(
+async function rowDetails(
   ctx: DetailContext,
   level: number,
   tensor: Float32Array,
@@ -111,11 +111,11 @@ export async function rowDetails(
 }
 
 /** `POST /predict?detail=true` (and GET): the point, its interval, the features out of range, the model version. */
-export function singleDetailBody(value: number, d: RowDetail, info: ModelInfo): unknown {
+function singleDetailBody(value: number, d: RowDetail, info: ModelInfo): unknown {
   return { house_value: value, interval: d.interval, out_of_range: d.out_of_range, model_version: info.version };
 }
 
 /** `POST /bulk_predict?detail=true`: the points as today, then one detail per row in input order. */
-export function bulkDetailBody(values: readonly number[], details: RowDetail[], info: ModelInfo): unknown {
+function bulkDetailBody(values: readonly number[], details: RowDetail[], info: ModelInfo): unknown {
   return { house_values: values, details, model_version: info.version };
 }
