@@ -138,6 +138,7 @@ export function createService(deps: ServiceDeps): Service {
     readJsonBytes,
     readBodyBytes,
     legacy,
+    notFound: () => legacy(404, { error: "API not found." }),
   };
   const endpoints = ROUTE_FAMILIES.flatMap((family) => family(ctx));
   const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(config.CACHE_TIMEOUT_MS, 50), store);
@@ -152,7 +153,7 @@ export function createService(deps: ServiceDeps): Service {
     finish: createFinish(instanceId, metrics, cors),
     cors,
     logger,
-    notFound: () => legacy(404, { error: "API not found." }),
+    notFound: ctx.notFound,
     errorFormats: [OPEN_INFERENCE_ERRORS],
   });
   async function close(): Promise<void> {

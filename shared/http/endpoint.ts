@@ -52,4 +52,6 @@ export interface ServiceContext {
   readBodyBytes(req: CoreRequest, media: MediaTypes): Promise<Result<Uint8Array>>;
   /** The seeds' answer shape: a JSON body that carries `app_identifier`. */
   legacy(status: number, body: Record<string, unknown>): CoreResponse;
+  /** The answer for a path nothing serves: the seeds' `{"error":"API not found.", app_identifier}` 404. */
+  notFound(): CoreResponse;
 }

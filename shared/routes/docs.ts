@@ -23,7 +23,7 @@ export function docsRoutes(ctx: ServiceContext): Endpoint[] {
       name: "docs_assets",
       method: "GET",
       route: "/docs/{asset}",
-      handler: async (req) => ui.asset(req.params?.asset ?? "") ?? ctx.legacy(404, { error: "API not found." }),
+      handler: async (req) => ui.asset(req.params?.asset ?? "") ?? ctx.notFound(),
     },
   ];
 }

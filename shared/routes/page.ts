@@ -42,8 +42,7 @@ export function pageRoutes(ctx: ServiceContext): Endpoint[] {
       method: "GET",
       route: "/app/{*asset}",
       // Only names the build wrote are served: anything else, "../" included, is not in the folder's list.
-      handler: async (req) =>
-        serve(assetName(req.params?.asset ?? ""), req.headers) ?? ctx.legacy(404, { error: "API not found." }),
+      handler: async (req) => serve(assetName(req.params?.asset ?? ""), req.headers) ?? ctx.notFound(),
     },
   ];
 }

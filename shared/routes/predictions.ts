@@ -13,7 +13,7 @@ import { responseOptionsKey, type ResponseOptions } from "../input/response-opti
 import { HouseSchema } from "../input/schemas";
 import { parseJson, validate, validateBulk } from "../input/validation";
 import { intervalLevels, parsePredictionOptions, resolveLevel } from "../input/prediction-options";
-import { answerPrediction } from "./prediction-detail";
+import { answerPrediction, type PredictResponse } from "./prediction-detail";
 
 export { cacheStatus } from "./prediction-detail";
 
@@ -74,7 +74,7 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
       route: "/predict",
       apiKey: true,
       rateLimited: true,
-      handler: cacheablePrediction(ctx),
+      handler: cacheablePrediction(ctx, predictResponse),
     },
     {
       name: "bulk_predict",
@@ -91,9 +91,11 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
  * GET /predict: the query → one row (shared/input/query-house.ts) → the same predictor as POST /predict, answered
  * with a strong ETag and public caching (private with API keys); a matching If-None-Match gets 304.
  */
-function cacheablePrediction(ctx: ServiceContext): (req: CoreRequest) => Promise<CoreResponse> {
+function cacheablePrediction(
+  ctx: ServiceContext,
+  predictResponse: PredictResponse,
+): (req: CoreRequest) => Promise<CoreResponse> {
   const { config, holder } = ctx;
-  const predictResponse = answerPrediction(ctx);
   // With keys (ours, or Azure Functions' function keys) every answer is private: no shared cache may hand it to
   // a caller without one. A function key may come as `?code=`: the platform checks it, the grammar lets it be.
   const functionKeys = config.FUNCTION_AUTH_LEVEL === "function";
