@@ -1,5 +1,5 @@
 import type { PredictionCache } from "../cache";
-import { rowBatch, type RowBatch } from "../cache/row-table";
+import type { RowBatch } from "../cache/row-table";
 import { WIDTH } from "../input/features";
 import { fail, ok, type Result } from "../http/core";
 import type { Metrics } from "../ops/metrics";
@@ -35,30 +35,29 @@ export class IntervalPredictor {
 
   constructor(private readonly opts: IntervalPredictorOptions) {}
 
-  /** Intervals at `level` for `n` rows (float32 [n, 8]) whose served points are `points`. */
+  /** Intervals at `level` for the rows of `batch` (as the point predictor keyed them) whose points are `points`. */
   async intervals(
     info: ModelInfo,
-    tensor: Float32Array,
+    batch: RowBatch,
     points: readonly number[],
-    n: number,
     level: number,
   ): Promise<Result<IntervalOutcome>> {
-    const reserved = this.opts.bound.reserve(n);
+    const reserved = this.opts.bound.reserve(batch.rows);
     if (!reserved.ok) return reserved;
     try {
-      return await this.serve(info, tensor, points, n, level);
+      return await this.serve(info, batch, points, level);
     } finally {
-      this.opts.bound.release(n);
+      this.opts.bound.release(batch.rows);
     }
   }
 
   private async serve(
     info: ModelInfo,
-    tensor: Float32Array,
+    batch: RowBatch,
     points: readonly number[],
-    n: number,
     level: number,
   ): Promise<Result<IntervalOutcome>> {
+    const n = batch.rows;
     const got = await this.opts.models.get(info);
     if (!got.ok) return got;
     const model = got.value;
@@ -66,7 +65,6 @@ export class IntervalPredictor {
     if (k < 0) return fail("model_unavailable", `The interval model has no level ${level}`);
     const { cache, metrics } = this.opts;
     const namespace = `${info.cacheNamespace}/interval-${level}`;
-    const batch = rowBatch(tensor, n);
     const [lows, highs] = await Promise.all([
       cache.lookup(`${namespace}-low`, batch, { uncounted: true }),
       cache.lookup(`${namespace}-high`, batch, { uncounted: true }),

@@ -16,6 +16,8 @@ export interface PredictOutcome {
   collapsed: number;
   /** Rows computed by this request. */
   computed: number;
+  /** The rows as the cache keyed them (hashed once; a detail request looks its intervals up by them too). */
+  batch: RowBatch;
 }
 
 export interface PredictorOptions {
@@ -126,7 +128,7 @@ export class Predictor {
       metrics.predictionRows.inc({ source: "cache" }, hits);
       if (collapsed > 0) metrics.predictionRows.inc({ source: "collapsed" }, collapsed);
       if (compute.length > 0) metrics.predictionRows.inc({ source: "model" }, compute.length);
-      return ok({ values: values as number[], hits, collapsed, computed: compute.length });
+      return ok({ values: values as number[], hits, collapsed, computed: compute.length, batch });
     } finally {
       this.release(n);
     }

@@ -1,6 +1,7 @@
 import { fail, jsonResponse, ok, type CoreResponse, type Result } from "../http/core";
 import type { ServiceContext } from "../http/endpoint";
 import { problemResponse } from "../http/problems";
+import type { RowBatch } from "../cache/row-table";
 import type { PredictOutcome } from "../inference/predictor";
 import { BIG_ROWS, nextTurn } from "../inference/turn-taking";
 import { intervalLevels, resolveLevel } from "../input/prediction-options";
@@ -40,7 +41,7 @@ export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder
     const level = resolveLevel(options, intervalLevels(info.card));
     if (!level.ok) return problemResponse(level.failure);
     if (!options.detail) return plain();
-    const details = await rowDetails({ intervals, info }, level.value, tensor, values, rows);
+    const details = await rowDetails({ intervals, info }, level.value, result.value.batch, values);
     if (!details.ok) return problemResponse(details.failure);
     const body = bulk
       ? bulkDetailBody(values, details.value, info)
@@ -91,12 +92,12 @@ interface DetailContext {
 async function rowDetails(
   ctx: DetailContext,
   level: number,
-  tensor: Float32Array,
+  batch: RowBatch,
   points: readonly number[],
-  rows: number,
 ): Promise<Result<RowDetail[]>> {
-  const got: Result<IntervalOutcome> = await ctx.intervals.intervals(ctx.info, tensor, points, rows, level);
+  const got: Result<IntervalOutcome> = await ctx.intervals.intervals(ctx.info, batch, points, level);
   if (!got.ok) return got;
+  const { rows, tensor } = batch;
   const ranges: FeatureRanges | undefined = featureRanges(ctx.info.card);
   if (!ranges) return fail("model_unavailable", "The model card lists no training ranges");
   const { low, high } = got.value;
