@@ -15,7 +15,7 @@
  */
 import net from "node:net";
 import { holdoutRows } from "./bodies";
-import { Samples, type LatencySummary } from "./stats";
+import { GapHistogram, Samples, type LatencySummary } from "./stats";
 import { reportToParent } from "./child-result";
 
 export interface PacedSpec {
@@ -76,10 +76,11 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   const windowStart = t0 + spec.warmupS * 1000;
   const windowEnd = windowStart + spec.durationS * 1000;
   const deadline = windowEnd + 10_000;
-  const latency = new Samples();
-  const service = new Samples();
-  const lag = new Samples();
-  const gaps = new Samples();
+  // Sized up front: growing a sample buffer mid-run copies it, and the copy would stall the generator.
+  const latency = new Samples(total);
+  const service = new Samples(total);
+  const lag = new Samples(total);
+  const gaps = new GapHistogram();
   let lastTick = 0;
   let ok = 0;
   let non2xx = 0;
