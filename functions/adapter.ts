@@ -16,6 +16,7 @@ export function toCoreRequest(request: HttpRequest): CoreRequest {
     // The worker sees no peer: Azure's front end is the first proxy (it appends the caller as `ip:port` to
     // X-Forwarded-For), so the client address comes from X-Forwarded-For under TRUST_PROXY, as on the server.
     remoteAddress: undefined,
+    heldBodyBytes: undefined,
   };
 }
 

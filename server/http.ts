@@ -107,6 +107,7 @@ class NodeCoreRequest implements CoreRequest {
   readonly headers: Record<string, string | undefined>;
   readonly remoteAddress: string | undefined;
   params?: Record<string, string>;
+  heldBodyBytes: number | undefined = undefined;
   /** Whether the handler asked for the body (an unread one decides how the connection ends). */
   bodyRead = false;
   private readonly url: string;

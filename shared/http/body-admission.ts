@@ -55,7 +55,6 @@ export function createBodyAdmission(
   metrics: Metrics,
 ): BodyAdmission {
   let inFlight = 0;
-  const held = new WeakMap<CoreRequest, number>();
   const limit = config.MAX_INFLIGHT_BODY_BYTES;
   const maxBody = config.MAX_BODY_BYTES;
   metrics.readBodyBytesHeldFrom(() => inFlight);
@@ -80,7 +79,7 @@ export function createBodyAdmission(
    * in while no other request holds any.
    */
   function admit(req: CoreRequest, bytes: number): Result<never> | undefined {
-    const mine = held.get(req) ?? 0;
+    const mine = req.heldBodyBytes ?? 0;
     const full = noRoomFor(bytes, mine);
     if (full) return full;
     // A big body parses into many times its size; refuse it while the heap is already near its cap.
@@ -88,7 +87,7 @@ export function createBodyAdmission(
       return overloaded("The server is short of memory; try again shortly");
     }
     inFlight += bytes;
-    held.set(req, mine + bytes);
+    req.heldBodyBytes = mine + bytes;
     return undefined;
   }
 
@@ -116,9 +115,9 @@ export function createBodyAdmission(
     readJsonBytes: (req) => readBodyBytes(req, JSON_BODY),
     readBodyBytes,
     release(req) {
-      const bytes = held.get(req);
+      const bytes = req.heldBodyBytes;
       if (bytes === undefined) return;
-      held.delete(req);
+      req.heldBodyBytes = undefined;
       inFlight -= bytes;
     },
     heldBytes: () => inFlight,

@@ -19,6 +19,12 @@ export interface CoreRequest {
   remoteAddress?: string;
   /** The route's path parameters (`{name}` in Endpoint.route), set by the service before the handler runs. */
   params?: Record<string, string>;
+  /**
+   * Bytes of this request's body counted against MAX_INFLIGHT_BODY_BYTES (body admission's bookkeeping). On the
+   * request itself rather than in a WeakMap: an entry set and deleted per request kept rebuilding the map's table,
+   * garbage that outlived the young generation.
+   */
+  heldBodyBytes?: number;
 }
 
 export type BodyResult = { ok: true; bytes: Uint8Array } | { ok: false; reason: "too_large" | "aborted" | "refused" };

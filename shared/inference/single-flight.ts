@@ -24,21 +24,113 @@ export interface Claim {
   run: InflightRun | undefined;
 }
 
-interface Slot {
-  run: InflightRun;
-  at: number;
-  words: Uint32Array;
-  row: number;
-  namespace: string;
-}
-
 /**
  * Single-flight by row: identical rows (same float32 bits, same namespace) in flight are computed once, across
  * requests and endpoints. Keyed by the row hash of the cache's RowBatch, confirmed against the row's bits. The
  * point predictor and the interval predictor each keep one.
+ *
+ * The slots are an open-addressing table (linear probing, backward-shift deletion) in preallocated arrays, not a
+ * Map: a Map whose entries are all added and deleted within a request rebuilt its table as it grew and shrank,
+ * and those tables, held by a long-lived Map, were promoted to the old generation (a major GC every ~1.4 s at
+ * 18k req/s, the stalls behind the paced p99 in BENCHMARKS.md).
  */
 export class SingleFlight {
-  private readonly slots = new Map<number, Slot>();
+  private mask: number;
+  private hashes: Uint32Array;
+  private runs: (InflightRun | undefined)[];
+  private ats: Int32Array;
+  private rows: Int32Array;
+  private words: (Uint32Array | undefined)[];
+  private namespaces: (string | undefined)[];
+  private count = 0;
+
+  constructor(capacity = 1024) {
+    this.mask = capacity - 1;
+    this.hashes = new Uint32Array(capacity);
+    this.runs = new Array<InflightRun | undefined>(capacity).fill(undefined);
+    this.ats = new Int32Array(capacity);
+    this.rows = new Int32Array(capacity);
+    this.words = new Array<Uint32Array | undefined>(capacity).fill(undefined);
+    this.namespaces = new Array<string | undefined>(capacity).fill(undefined);
+  }
+
+  /** Rows in flight that others can join. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The slot holding `hash`, or -1. */
+  private find(hash: number): number {
+    for (let i = hash & this.mask; this.runs[i] !== undefined; i = (i + 1) & this.mask) {
+      if (this.hashes[i] === hash) return i;
+    }
+    return -1;
+  }
+
+  private put(hash: number, run: InflightRun, at: number, words: Uint32Array, row: number, namespace: string): void {
+    // Kept at most half full, so probes stay short; grows (rarely: a few thousand rows in flight) by rehashing.
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    let i = hash & this.mask;
+    while (this.runs[i] !== undefined) i = (i + 1) & this.mask;
+    this.hashes[i] = hash;
+    this.runs[i] = run;
+    this.ats[i] = at;
+    this.rows[i] = row;
+    this.words[i] = words;
+    this.namespaces[i] = namespace;
+    this.count++;
+  }
+
+  /** Empties slot `i` and moves later entries of its probe chain back, so no lookup stops short of them. */
+  private remove(i: number): void {
+    const m = this.mask;
+    let hole = i;
+    for (let j = (i + 1) & m; this.runs[j] !== undefined; j = (j + 1) & m) {
+      const home = this.hashes[j]! & m;
+      // Entry j may fill the hole only if its home position is not cyclically inside (hole, j].
+      if ((j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j)) {
+        this.move(j, hole);
+        hole = j;
+      }
+    }
+    this.runs[hole] = undefined;
+    this.words[hole] = undefined;
+    this.namespaces[hole] = undefined;
+    this.count--;
+  }
+
+  private move(from: number, to: number): void {
+    this.hashes[to] = this.hashes[from]!;
+    this.runs[to] = this.runs[from];
+    this.ats[to] = this.ats[from]!;
+    this.rows[to] = this.rows[from]!;
+    this.words[to] = this.words[from];
+    this.namespaces[to] = this.namespaces[from];
+  }
+
+  private grow(): void {
+    const old = {
+      hashes: this.hashes,
+      runs: this.runs,
+      ats: this.ats,
+      rows: this.rows,
+      words: this.words,
+      ns: this.namespaces,
+    };
+    const capacity = (this.mask + 1) * 2;
+    this.mask = capacity - 1;
+    this.hashes = new Uint32Array(capacity);
+    this.runs = new Array<InflightRun | undefined>(capacity).fill(undefined);
+    this.ats = new Int32Array(capacity);
+    this.rows = new Int32Array(capacity);
+    this.words = new Array<Uint32Array | undefined>(capacity).fill(undefined);
+    this.namespaces = new Array<string | undefined>(capacity).fill(undefined);
+    this.count = 0;
+    for (let i = 0; i < old.runs.length; i++) {
+      const run = old.runs[i];
+      if (run) this.put(old.hashes[i]!, run, old.ats[i]!, old.words[i]!, old.rows[i]!, old.ns[i]!);
+    }
+  }
 
   /** Rows `missing(i)` says need computing are joined to a run in flight for the same row, or claimed for a new one. */
   claim(batch: RowBatch, namespace: string, missing: (i: number) => boolean): Claim {
@@ -46,14 +138,14 @@ export class SingleFlight {
     for (let i = 0; i < batch.rows; i++) {
       if (!missing(i)) continue;
       const hash = batch.hashes[i]!;
-      const pending = this.slots.get(hash);
-      if (pending && pending.namespace === namespace && sameRow(pending.words, pending.row, batch.words, i)) {
-        claim.joined.push({ index: i, run: pending.run, at: pending.at });
+      const s = this.find(hash);
+      if (s >= 0 && this.namespaces[s] === namespace && sameRow(this.words[s]!, this.rows[s]!, batch.words, i)) {
+        claim.joined.push({ index: i, run: this.runs[s]!, at: this.ats[s]! });
         continue;
       }
       const run = (claim.run ??= new InflightRun());
       // A different row with the same hash (rare) is computed here without taking over the slot.
-      if (!pending) this.slots.set(hash, { run, at: claim.compute.length, words: batch.words, row: i, namespace });
+      if (s < 0) this.put(hash, run, claim.compute.length, batch.words, i, namespace);
       claim.compute.push(i);
     }
     return claim;
@@ -79,8 +171,8 @@ export class SingleFlight {
       throw err;
     } finally {
       for (const i of compute) {
-        const hash = batch.hashes[i]!;
-        if (this.slots.get(hash)?.run === run) this.slots.delete(hash);
+        const s = this.find(batch.hashes[i]!);
+        if (s >= 0 && this.runs[s] === run) this.remove(s);
       }
     }
   }
