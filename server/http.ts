@@ -96,6 +96,21 @@ function countServed(socket: object): number {
   return (s[SERVED] = (s[SERVED] ?? 0) + 1);
 }
 
+/** The query of every request without one: shared, so its methods that would change it throw. */
+class NoQuery extends URLSearchParams {
+  override append(): never {
+    throw new TypeError("a request's query is read-only");
+  }
+  override set(): never {
+    throw new TypeError("a request's query is read-only");
+  }
+  override delete(): never {
+    throw new TypeError("a request's query is read-only");
+  }
+  override sort(): void {}
+}
+const NO_QUERY: URLSearchParams = new NoQuery();
+
 /**
  * node's request as the service's platform-neutral one. A class rather than an object literal with a getter and
  * closures: one allocation per request instead of four (the getter's and the body reader's closures, the
@@ -125,9 +140,9 @@ class NodeCoreRequest implements CoreRequest {
     this.remoteAddress = req.socket.remoteAddress;
   }
 
-  /** Parsed only by the endpoints that read it (most requests have no query). */
+  /** Parsed only by the endpoints that read it; most requests have none and share one empty, unchangeable set. */
   get query(): URLSearchParams {
-    return new URLSearchParams(this.q === -1 ? "" : this.url.slice(this.q + 1));
+    return this.q === -1 ? NO_QUERY : new URLSearchParams(this.url.slice(this.q + 1));
   }
 
   body(limit: number, admit?: (bytes: number) => boolean): Promise<BodyResult> {

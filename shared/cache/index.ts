@@ -123,10 +123,14 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
 function namespacedTable(maxEntries: number) {
   const tables = new Map<string, RowTable>();
   let currentModel: string | undefined;
+  // The namespace asked for last and its table: nearly every lookup asks for the same one, and splitting the
+  // name on each call allocated (0.3 µs of a cached /predict's ~20 µs in the profile).
+  let last: { namespace: string; table: RowTable } | undefined;
   return {
     hasTable: maxEntries > 0,
     tableFor(namespace: string): RowTable | undefined {
       if (maxEntries <= 0) return undefined;
+      if (last?.namespace === namespace) return last.table;
       const model = namespace.split("/", 1)[0];
       if (model !== currentModel) {
         tables.clear();
@@ -134,6 +138,7 @@ function namespacedTable(maxEntries: number) {
       }
       let table = tables.get(namespace);
       if (!table) tables.set(namespace, (table = new RowTable(maxEntries)));
+      last = { namespace, table };
       return table;
     },
     /** The table if it still holds `namespace`: it may have moved on to another model while the backend answered. */

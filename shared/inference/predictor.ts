@@ -30,6 +30,8 @@ export interface PredictorOptions {
   loadWaitMs: number;
 }
 
+const CACHE_SOURCE = { source: "cache" } as const;
+
 /** Packs houses into the model's float32 [n, 8] layout, in FEATURES order. */
 export function toTensor(rows: readonly House[]): Float32Array {
   const out = new Float32Array(rows.length * WIDTH);
@@ -109,23 +111,30 @@ export class Predictor {
     const reserved = this.reserve(n);
     if (!reserved.ok) return reserved;
     try {
-      const ready = this.opts.holder.get();
-      const got = ready ? ok(ready) : await this.model();
-      if (!got.ok) return got;
-      const model = got.value;
+      let model = this.opts.holder.get();
+      if (!model) {
+        const got = await this.model();
+        if (!got.ok) return got;
+        model = got.value;
+      }
       metrics.batchSize.observe(n);
       if (n >= BIG_ROWS) await nextTurn();
       const namespace = model.info.cacheNamespace;
       const batch = rowBatch(tensor, n);
       const looked = cache.lookup(namespace, batch);
       const { values, hits } = looked instanceof Promise ? await looked : looked;
+      if (hits === n) {
+        // Every row from the cache: nothing to claim, compute or wait for.
+        metrics.predictionRows.inc(CACHE_SOURCE, hits);
+        return ok({ values: values as number[], hits, collapsed: 0, computed: 0, batch });
+      }
 
       const { joined, compute, run } = this.flight.claim(batch, namespace, (i) => values[i] === undefined);
       if (run) await this.compute(model, tensor, batch, compute, run, values);
       for (const j of joined) values[j.index] = (await j.run.done)[j.at]!;
       const collapsed = joined.length;
 
-      metrics.predictionRows.inc({ source: "cache" }, hits);
+      metrics.predictionRows.inc(CACHE_SOURCE, hits);
       if (collapsed > 0) metrics.predictionRows.inc({ source: "collapsed" }, collapsed);
       if (compute.length > 0) metrics.predictionRows.inc({ source: "model" }, compute.length);
       return ok({ values: values as number[], hits, collapsed, computed: compute.length, batch });
