@@ -53,9 +53,10 @@ USER 10001:10001
 
 EXPOSE 8000
 
-# V8 heap caps (server/node-flags.ts explains them; the same flags as `npm start` and the Function App).
+# V8 heap caps and glibc malloc settings (server/node-flags.ts explains them; the same as the Function App).
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=128" \
-    MALLOC_ARENA_MAX=2
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_TRIM_THRESHOLD_=1048576
 
 # SIGTERM goes straight to node (PID 1), which drains for SHUTDOWN_TIMEOUT_MS and exits.
 CMD ["node", "server/main.js"]

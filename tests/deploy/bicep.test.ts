@@ -16,6 +16,7 @@ const KEYS = new Set<string>(CONFIG_KEYS);
 const PLATFORM_SETTINGS = new Set([
   "languageWorkers__node__arguments",
   "MALLOC_ARENA_MAX",
+  "MALLOC_TRIM_THRESHOLD_",
   "AzureWebJobsStorage__accountName",
   "AzureWebJobsStorage__credential",
   "AzureWebJobsStorage__clientId",

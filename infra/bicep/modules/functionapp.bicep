@@ -162,6 +162,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           value: '2'
         }
         {
+          // glibc gives freed memory back (fixed thresholds instead of sliding ones), as in the container.
+          name: 'MALLOC_TRIM_THRESHOLD_'
+          value: '1048576'
+        }
+        {
           // DefaultAzureCredential picks the user-assigned identity for the model blob.
           name: 'AZURE_CLIENT_ID'
           value: identityClientId
