@@ -99,8 +99,13 @@ export class Batcher {
     try {
       let input: Float32Array;
       const only = parts[0];
-      if (parts.length === 1 && only && only.from === 0 && only.count === only.job.rows) {
-        input = only.job.input;
+      if (parts.length === 1 && only) {
+        // One job's rows (all of them, or the next chunk of a big one) are contiguous: a view, not a copy.
+        const w = this.inWidth;
+        input =
+          only.from === 0 && only.count === only.job.rows
+            ? only.job.input
+            : only.job.input.subarray(only.from * w, (only.from + only.count) * w);
       } else {
         const w = this.inWidth;
         input = new Float32Array(total * w);
