@@ -15,21 +15,20 @@
  * HOST:PORT (default 127.0.0.1:8001).
  */
 import http from "node:http";
+import { SECURITY_HEADERS } from "../shared/http/security-headers";
 
 const VALUE = "4.353724479675293";
 const PREDICT: Buffer = Buffer.from(`{"house_value":${VALUE}}`);
 const HEALTH: Buffer = Buffer.from(`{"status":"healthy"}`);
 const bulkBodies = new Map<number, Buffer>();
 
-/** The headers /predict sends besides content-type and content-length (values of the same length). */
+/**
+ * The headers /predict sends besides content-type and content-length (values of the same length): the service's
+ * own security-header table, so the two cannot drift apart.
+ */
 const SERVICE_HEADERS: Record<string, string> = {
   "cache-status": 'house-price; fwd=miss; stored; detail="hits=0 collapsed=0 computed=1 rows=1"',
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
-  "cross-origin-resource-policy": "same-origin",
-  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  ...SECURITY_HEADERS,
   "x-app-identifier": "00000000-0000-4000-8000-000000000000",
 };
 const extraHeaders = process.env.CEILING_HEADERS === "service" ? SERVICE_HEADERS : {};
