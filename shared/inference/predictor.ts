@@ -31,6 +31,9 @@ export interface PredictorOptions {
 }
 
 const CACHE_SOURCE = { source: "cache" } as const;
+const MODEL_SOURCE = { source: "model" } as const;
+/** reserve()'s success: one frozen value rather than a fresh one per request. */
+const RESERVED: Result<void> = Object.freeze(ok(undefined));
 
 /** Packs houses into the model's float32 [n, 8] layout, in FEATURES order. */
 export function toTensor(rows: readonly House[]): Float32Array {
@@ -97,7 +100,7 @@ export class Predictor {
       return fail("overloaded", `The server has ${this.inflightRows} rows in progress; try again shortly`);
     }
     this.inflightRows += n;
-    return ok(undefined);
+    return RESERVED;
   }
 
   release(n: number): void {
@@ -136,7 +139,7 @@ export class Predictor {
 
       metrics.predictionRows.inc(CACHE_SOURCE, hits);
       if (collapsed > 0) metrics.predictionRows.inc({ source: "collapsed" }, collapsed);
-      if (compute.length > 0) metrics.predictionRows.inc({ source: "model" }, compute.length);
+      if (compute.length > 0) metrics.predictionRows.inc(MODEL_SOURCE, compute.length);
       return ok({ values: values as number[], hits, collapsed, computed: compute.length, batch });
     } finally {
       this.release(n);

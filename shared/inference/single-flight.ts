@@ -1,16 +1,34 @@
 import { sameRow, type RowBatch } from "../cache/row-table";
 
-/** One model run that other requests can join: one promise for all its rows, not one per row. */
+/**
+ * One model run that other requests can join: one promise for all its rows, not one per row. The promise is made
+ * only when a request joins (`done`): most runs are of rows nobody else is asking for, and a promise, its two
+ * settle functions and the handler that keeps an unjoined failure from being "unhandled" were four allocations
+ * per cache miss.
+ */
 export class InflightRun {
-  readonly done: Promise<Float32Array>;
-  resolve!: (out: Float32Array) => void;
-  reject!: (err: unknown) => void;
-  constructor() {
-    this.done = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.done.catch(() => undefined);
+  private settled?: { out: Float32Array } | { err: unknown };
+  private promise?: Promise<Float32Array>;
+  private settle?: { resolve: (out: Float32Array) => void; reject: (err: unknown) => void };
+
+  /** The run's output, for a request that joined it. */
+  get done(): Promise<Float32Array> {
+    if (!this.promise) {
+      const s = this.settled;
+      if (s) this.promise = "out" in s ? Promise.resolve(s.out) : Promise.reject(s.err);
+      else this.promise = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    }
+    return this.promise;
+  }
+
+  resolve(out: Float32Array): void {
+    this.settled = { out };
+    this.settle?.resolve(out);
+  }
+
+  reject(err: unknown): void {
+    this.settled = { err };
+    this.settle?.reject(err);
   }
 }
 
