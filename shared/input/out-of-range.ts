@@ -41,21 +41,25 @@ export interface RangeCounts {
   rows: number;
 }
 
+/** The answer when every row is in range (nearly every request): shared, so its counts must only be read. */
+const ALL_IN_RANGE: RangeCounts = Object.freeze({ perFeature: new Uint32Array(WIDTH), rows: 0 });
+
 export function countOutOfRange(tensor: Float32Array, rows: number, r: FeatureRanges): RangeCounts {
-  const perFeature = new Uint32Array(WIDTH);
+  // Counts are allocated on the first value out of range, not per request.
+  let perFeature: Uint32Array | undefined;
   let outRows = 0;
   for (let i = 0, at = 0; i < rows; i++, at += WIDTH) {
     let out = false;
     for (let c = 0; c < WIDTH; c++) {
       const v = tensor[at + c]!;
       if (v < r.min[c]! || v > r.max[c]!) {
-        perFeature[c]!++;
+        (perFeature ??= new Uint32Array(WIDTH))[c]!++;
         out = true;
       }
     }
     if (out) outRows++;
   }
-  return { perFeature, rows: outRows };
+  return perFeature ? { perFeature, rows: outRows } : ALL_IN_RANGE;
 }
 
 /** The names of row `i`'s features outside the training range, in FEATURES order (empty when none). */
