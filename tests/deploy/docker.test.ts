@@ -135,7 +135,8 @@ describe("V8 heap caps (server/node-flags.ts)", () => {
   it("are the container's NODE_OPTIONS, next to its malloc settings", () => {
     const docker = read("Dockerfile");
     expect(docker).toContain(`ENV NODE_OPTIONS="${flags}"`);
-    for (const [k, v] of Object.entries(NODE_ENV_VARS)) expect(docker).toMatch(new RegExp(`^\\s+${k}=${v}( \\\\)?$`, "m"));
+    for (const [k, v] of Object.entries(NODE_ENV_VARS))
+      expect(docker).toMatch(new RegExp(`^\\s+${k}=${v}( \\\\)?$`, "m"));
   });
 
   it("are what `npm start` runs the server with", () => {
