@@ -42,6 +42,27 @@ export interface Claim {
   run: InflightRun | undefined;
 }
 
+/** The slots' fields, one array each (slot i is index i of every array); a slot is empty when its run is. */
+interface Columns {
+  hashes: Uint32Array;
+  runs: (InflightRun | undefined)[];
+  ats: Int32Array;
+  rows: Int32Array;
+  words: (Uint32Array | undefined)[];
+  namespaces: (string | undefined)[];
+}
+
+function columns(capacity: number): Columns {
+  return {
+    hashes: new Uint32Array(capacity),
+    runs: new Array<InflightRun | undefined>(capacity).fill(undefined),
+    ats: new Int32Array(capacity),
+    rows: new Int32Array(capacity),
+    words: new Array<Uint32Array | undefined>(capacity).fill(undefined),
+    namespaces: new Array<string | undefined>(capacity).fill(undefined),
+  };
+}
+
 /**
  * Single-flight by row: identical rows (same float32 bits, same namespace) in flight are computed once, across
  * requests and endpoints. Keyed by the row hash of the cache's RowBatch, confirmed against the row's bits. The
@@ -54,22 +75,12 @@ export interface Claim {
  */
 export class SingleFlight {
   private mask: number;
-  private hashes: Uint32Array;
-  private runs: (InflightRun | undefined)[];
-  private ats: Int32Array;
-  private rows: Int32Array;
-  private words: (Uint32Array | undefined)[];
-  private namespaces: (string | undefined)[];
+  private c: Columns;
   private count = 0;
 
   constructor(capacity = 1024) {
     this.mask = capacity - 1;
-    this.hashes = new Uint32Array(capacity);
-    this.runs = new Array<InflightRun | undefined>(capacity).fill(undefined);
-    this.ats = new Int32Array(capacity);
-    this.rows = new Int32Array(capacity);
-    this.words = new Array<Uint32Array | undefined>(capacity).fill(undefined);
-    this.namespaces = new Array<string | undefined>(capacity).fill(undefined);
+    this.c = columns(capacity);
   }
 
   /** Rows in flight that others can join. */
@@ -79,8 +90,9 @@ export class SingleFlight {
 
   /** The slot holding `hash`, or -1. */
   private find(hash: number): number {
-    for (let i = hash & this.mask; this.runs[i] !== undefined; i = (i + 1) & this.mask) {
-      if (this.hashes[i] === hash) return i;
+    const { runs, hashes } = this.c;
+    for (let i = hash & this.mask; runs[i] !== undefined; i = (i + 1) & this.mask) {
+      if (hashes[i] === hash) return i;
     }
     return -1;
   }
@@ -88,65 +100,50 @@ export class SingleFlight {
   private put(hash: number, run: InflightRun, at: number, words: Uint32Array, row: number, namespace: string): void {
     // Kept at most half full, so probes stay short; grows (rarely: a few thousand rows in flight) by rehashing.
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    const c = this.c;
     let i = hash & this.mask;
-    while (this.runs[i] !== undefined) i = (i + 1) & this.mask;
-    this.hashes[i] = hash;
-    this.runs[i] = run;
-    this.ats[i] = at;
-    this.rows[i] = row;
-    this.words[i] = words;
-    this.namespaces[i] = namespace;
+    while (c.runs[i] !== undefined) i = (i + 1) & this.mask;
+    c.hashes[i] = hash;
+    c.runs[i] = run;
+    c.ats[i] = at;
+    c.rows[i] = row;
+    c.words[i] = words;
+    c.namespaces[i] = namespace;
     this.count++;
   }
 
   /** Empties slot `i` and moves later entries of its probe chain back, so no lookup stops short of them. */
   private remove(i: number): void {
-    const m = this.mask;
+    const { mask: m, c } = this;
     let hole = i;
-    for (let j = (i + 1) & m; this.runs[j] !== undefined; j = (j + 1) & m) {
-      const home = this.hashes[j]! & m;
+    for (let j = (i + 1) & m; c.runs[j] !== undefined; j = (j + 1) & m) {
+      const home = c.hashes[j]! & m;
       // Entry j may fill the hole only if its home position is not cyclically inside (hole, j].
       if ((j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j)) {
-        this.move(j, hole);
+        c.hashes[hole] = c.hashes[j]!;
+        c.runs[hole] = c.runs[j];
+        c.ats[hole] = c.ats[j]!;
+        c.rows[hole] = c.rows[j]!;
+        c.words[hole] = c.words[j];
+        c.namespaces[hole] = c.namespaces[j];
         hole = j;
       }
     }
-    this.runs[hole] = undefined;
-    this.words[hole] = undefined;
-    this.namespaces[hole] = undefined;
+    c.runs[hole] = undefined;
+    c.words[hole] = undefined;
+    c.namespaces[hole] = undefined;
     this.count--;
   }
 
-  private move(from: number, to: number): void {
-    this.hashes[to] = this.hashes[from]!;
-    this.runs[to] = this.runs[from];
-    this.ats[to] = this.ats[from]!;
-    this.rows[to] = this.rows[from]!;
-    this.words[to] = this.words[from];
-    this.namespaces[to] = this.namespaces[from];
-  }
-
   private grow(): void {
-    const old = {
-      hashes: this.hashes,
-      runs: this.runs,
-      ats: this.ats,
-      rows: this.rows,
-      words: this.words,
-      ns: this.namespaces,
-    };
+    const old = this.c;
     const capacity = (this.mask + 1) * 2;
     this.mask = capacity - 1;
-    this.hashes = new Uint32Array(capacity);
-    this.runs = new Array<InflightRun | undefined>(capacity).fill(undefined);
-    this.ats = new Int32Array(capacity);
-    this.rows = new Int32Array(capacity);
-    this.words = new Array<Uint32Array | undefined>(capacity).fill(undefined);
-    this.namespaces = new Array<string | undefined>(capacity).fill(undefined);
+    this.c = columns(capacity);
     this.count = 0;
     for (let i = 0; i < old.runs.length; i++) {
       const run = old.runs[i];
-      if (run) this.put(old.hashes[i]!, run, old.ats[i]!, old.words[i]!, old.rows[i]!, old.ns[i]!);
+      if (run) this.put(old.hashes[i]!, run, old.ats[i]!, old.words[i]!, old.rows[i]!, old.namespaces[i]!);
     }
   }
 
@@ -157,8 +154,9 @@ export class SingleFlight {
       if (!missing(i)) continue;
       const hash = batch.hashes[i]!;
       const s = this.find(hash);
-      if (s >= 0 && this.namespaces[s] === namespace && sameRow(this.words[s]!, this.rows[s]!, batch.words, i)) {
-        claim.joined.push({ index: i, run: this.runs[s]!, at: this.ats[s]! });
+      const c = this.c;
+      if (s >= 0 && c.namespaces[s] === namespace && sameRow(c.words[s]!, c.rows[s]!, batch.words, i)) {
+        claim.joined.push({ index: i, run: c.runs[s]!, at: c.ats[s]! });
         continue;
       }
       const run = (claim.run ??= new InflightRun());
@@ -190,7 +188,7 @@ export class SingleFlight {
     } finally {
       for (const i of compute) {
         const s = this.find(batch.hashes[i]!);
-        if (s >= 0 && this.runs[s] === run) this.remove(s);
+        if (s >= 0 && this.c.runs[s] === run) this.remove(s);
       }
     }
   }
