@@ -21,12 +21,15 @@ export class InflightRun {
     return this.promise;
   }
 
+  /** The first settlement wins, as with a promise: a failure after the output arrived changes nothing for joiners. */
   resolve(out: Float32Array): void {
+    if (this.settled) return;
     this.settled = { out };
     this.settle?.resolve(out);
   }
 
   reject(err: unknown): void {
+    if (this.settled) return;
     this.settled = { err };
     this.settle?.reject(err);
   }
@@ -78,9 +81,12 @@ export class SingleFlight {
   private c: Columns;
   private count = 0;
 
-  constructor(capacity = 1024) {
-    this.mask = capacity - 1;
-    this.c = columns(capacity);
+  /** `capacity`: slots to start with, a power of two (the probe sequence masks the hash); the table never goes below it. */
+  constructor(private readonly initial = 1024) {
+    if (!(initial > 0 && (initial & (initial - 1)) === 0))
+      throw new RangeError(`capacity must be a power of two, got ${initial}`);
+    this.mask = initial - 1;
+    this.c = columns(initial);
   }
 
   /** Rows in flight that others can join. */
@@ -99,7 +105,7 @@ export class SingleFlight {
 
   private put(hash: number, run: InflightRun, at: number, words: Uint32Array, row: number, namespace: string): void {
     // Kept at most half full, so probes stay short; grows (rarely: a few thousand rows in flight) by rehashing.
-    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
+    if ((this.count + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
     const c = this.c;
     let i = hash & this.mask;
     while (c.runs[i] !== undefined) i = (i + 1) & this.mask;
@@ -133,11 +139,13 @@ export class SingleFlight {
     c.words[hole] = undefined;
     c.namespaces[hole] = undefined;
     this.count--;
+    // Back down once a burst (a big bulk's rows) has drained, so its table is not kept for the process's life.
+    const capacity = this.mask + 1;
+    if (capacity > this.initial && this.count * 8 < capacity) this.resize(capacity / 2);
   }
 
-  private grow(): void {
+  private resize(capacity: number): void {
     const old = this.c;
-    const capacity = (this.mask + 1) * 2;
     this.mask = capacity - 1;
     this.c = columns(capacity);
     this.count = 0;

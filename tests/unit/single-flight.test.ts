@@ -100,6 +100,56 @@ describe("SingleFlight", () => {
     expect(f.size).toBe(0);
   });
 
+  it("keeps the value for joiners when the run fails after its output arrived (the first settlement wins)", async () => {
+    const f = new SingleFlight(8);
+    const a = batch([1], (id) => id);
+    const c = f.claim(a, "m", () => true);
+    const j = f.claim(
+      batch([1], (id) => id),
+      "m",
+      () => true,
+    ).joined[0]!;
+    const failing = f.settle(
+      a,
+      c.run!,
+      c.compute,
+      async () => new Float32Array([42]),
+      () => {
+        throw new Error("cache fill failed");
+      },
+    );
+    await expect(failing).rejects.toThrow("cache fill failed");
+    expect(await j.run.done).toEqual(new Float32Array([42]));
+  });
+
+  it("grows for a burst of rows in flight and shrinks back once they have settled", async () => {
+    const f = new SingleFlight(4);
+    const ids = Array.from({ length: 100 }, (_, i) => i);
+    const b = batch(ids, (id) => id * 2654435761);
+    const c = f.claim(b, "m", () => true);
+    expect(f.size).toBe(100);
+    expect(
+      f.claim(
+        batch([57], (id) => id * 2654435761),
+        "m",
+        () => true,
+      ).joined[0]!.run,
+    ).toBe(c.run);
+    await f.settle(
+      b,
+      c.run!,
+      c.compute,
+      async () => new Float32Array(100),
+      () => undefined,
+    );
+    expect(f.size).toBe(0);
+    expect((f as unknown as { mask: number }).mask + 1).toBe(4);
+  });
+
+  it("refuses a capacity that is not a power of two", () => {
+    expect(() => new SingleFlight(6)).toThrow(RangeError);
+  });
+
   it("agrees with a Map under any interleaving of claims and settles, with colliding hashes, wrap-around and growth", async () => {
     const op = fc.oneof(
       fc.record({
@@ -120,7 +170,11 @@ describe("SingleFlight", () => {
             const b = batch(o.claim, hashOf);
             const got = f.claim(b, o.ns, () => true);
             const want = ref.claim(o.claim, b.hashes, o.ns, got.run);
-            expect(got.joined).toEqual(want.joined);
+            // Same rows joined at the same positions, and to the very same run (not merely an equal-looking one).
+            expect(got.joined.map(({ index, at }) => ({ index, at }))).toEqual(
+              want.joined.map(({ index, at }) => ({ index, at })),
+            );
+            got.joined.forEach((j, k) => expect(j.run).toBe(want.joined[k]!.run));
             expect(got.compute).toEqual(want.compute);
             if (got.run) open.push({ b, compute: got.compute, run: got.run });
           } else if (open.length > 0) {
