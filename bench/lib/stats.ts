@@ -71,6 +71,11 @@ export class Samples {
   summary(): LatencySummary {
     return summarise(this.buf.slice(0, this.n));
   }
+
+  /** The samples in ascending order (a copy). */
+  sorted(): Float64Array {
+    return this.buf.slice(0, this.n).sort();
+  }
 }
 
 /** 12345.6 → "12,346"; small values keep 2–3 significant digits. */
@@ -123,18 +128,22 @@ export class GapHistogram {
   }
 
   summary(): LatencySummary {
-    const longest = this.long.summary();
+    // The gaps of spanMs or more, kept exactly, ascending: the tail's percentiles come from them.
+    const long = this.long.sorted();
+    const bucketed = this.n - long.length;
     const at = (p: number): number => {
+      if (this.n === 0) return NaN;
       const rank = Math.max(1, Math.ceil((p / 100) * this.n));
+      if (rank > bucketed) return long[rank - bucketed - 1]!;
       let seen = 0;
       for (let b = 0; b < this.buckets.length; b++) {
         seen += this.buckets[b]!;
         if (seen >= rank) return (b + 1) / 1000; // the bucket's upper edge: never under-reports
       }
-      return this.spanMs;
+      return NaN; // unreachable: rank <= bucketed
     };
-    let top = longest.count > 0 ? longest.max : 0;
-    if (top === 0)
+    let top = long.length > 0 ? long[long.length - 1]! : NaN;
+    if (long.length === 0)
       for (let b = this.buckets.length - 1; b >= 0; b--)
         if (this.buckets[b]) {
           top = (b + 1) / 1000;
