@@ -383,12 +383,13 @@ async function paced(ctx: Ctx, capacity: number) {
   const server = await spawnServer(SERVER_ENV);
   try {
     await waitReady(server, "GET", "/health");
-    const rss = rssSampler(server.pid, 100);
     // The same closed-loop wrk warm-up every throughput run gets, so the paced run meets a JIT-compiled server:
     // paced from a cold start, the first second's backlog (a cold server below 70 % of its warm capacity) was
     // still draining when the timed window opened, and the window measured the warm-up.
     const unique = WORKLOADS.find((w) => w.id === "predict_unique")!;
     await runWrk(wrkSpec(ctx, unique, server.port, S.warmupS), ctx.pin);
+    // Peak RSS of the paced part only (the warm-up is the unique workload, reported on its own row).
+    const rss = rssSampler(server.pid, 100);
     const spec: PacedSpec = {
       host: HOST,
       port: server.port,
