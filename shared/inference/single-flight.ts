@@ -80,9 +80,17 @@ export class SingleFlight {
   private mask: number;
   private c: Columns;
   private count = 0;
+  private grewAt = 0;
 
-  /** `capacity`: slots to start with, a power of two (the probe sequence masks the hash); the table never goes below it. */
-  constructor(private readonly initial = 1024) {
+  /**
+   * `initial`: slots to start with, a power of two (the probe sequence masks the hash). A table grown for a burst
+   * (a big bulk's rows) goes back to `initial` when it is empty and has not grown for `resetAfterMs`: not at every
+   * drain, which under steady bulk traffic would rebuild it for every request.
+   */
+  constructor(
+    private readonly initial = 1024,
+    private readonly resetAfterMs = 10_000,
+  ) {
     if (!(initial > 0 && (initial & (initial - 1)) === 0))
       throw new RangeError(`capacity must be a power of two, got ${initial}`);
     this.mask = initial - 1;
@@ -105,7 +113,10 @@ export class SingleFlight {
 
   private put(hash: number, run: InflightRun, at: number, words: Uint32Array, row: number, namespace: string): void {
     // Kept at most half full, so probes stay short; grows (rarely: a few thousand rows in flight) by rehashing.
-    if ((this.count + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
+    if ((this.count + 1) * 2 > this.mask + 1) {
+      this.resize((this.mask + 1) * 2);
+      this.grewAt = performance.now();
+    }
     const c = this.c;
     let i = hash & this.mask;
     while (c.runs[i] !== undefined) i = (i + 1) & this.mask;
@@ -139,9 +150,14 @@ export class SingleFlight {
     c.words[hole] = undefined;
     c.namespaces[hole] = undefined;
     this.count--;
-    // Back down once a burst (a big bulk's rows) has drained, so its table is not kept for the process's life.
-    const capacity = this.mask + 1;
-    if (capacity > this.initial && this.count * 8 < capacity) this.resize(capacity / 2);
+    if (this.count === 0) this.resetIfIdle();
+  }
+
+  private resetIfIdle(): void {
+    if (this.mask + 1 > this.initial && performance.now() - this.grewAt >= this.resetAfterMs) {
+      this.mask = this.initial - 1;
+      this.c = columns(this.initial);
+    }
   }
 
   private resize(capacity: number): void {
@@ -157,6 +173,7 @@ export class SingleFlight {
 
   /** Rows `missing(i)` says need computing are joined to a run in flight for the same row, or claimed for a new one. */
   claim(batch: RowBatch, namespace: string, missing: (i: number) => boolean): Claim {
+    if (this.count === 0) this.resetIfIdle();
     const claim: Claim = { joined: [], compute: [], run: undefined };
     for (let i = 0; i < batch.rows; i++) {
       if (!missing(i)) continue;

@@ -122,8 +122,8 @@ describe("SingleFlight", () => {
     expect(await j.run.done).toEqual(new Float32Array([42]));
   });
 
-  it("grows for a burst of rows in flight and shrinks back once they have settled", async () => {
-    const f = new SingleFlight(4);
+  it("grows for a burst of rows in flight and goes back to its first size once they have settled", async () => {
+    const f = new SingleFlight(4, 0);
     const ids = Array.from({ length: 100 }, (_, i) => i);
     const b = batch(ids, (id) => id * 2654435761);
     const c = f.claim(b, "m", () => true);
@@ -144,6 +144,30 @@ describe("SingleFlight", () => {
     );
     expect(f.size).toBe(0);
     expect((f as unknown as { mask: number }).mask + 1).toBe(4);
+    expect(
+      f.claim(
+        batch([7], (id) => id),
+        "m",
+        () => true,
+      ).compute,
+    ).toEqual([0]);
+  });
+
+  it("keeps a grown table while bursts keep coming (no rebuild per request)", async () => {
+    const f = new SingleFlight(4, 60_000);
+    const b = batch(
+      Array.from({ length: 100 }, (_, i) => i),
+      (id) => id,
+    );
+    const c = f.claim(b, "m", () => true);
+    await f.settle(
+      b,
+      c.run!,
+      c.compute,
+      async () => new Float32Array(100),
+      () => undefined,
+    );
+    expect((f as unknown as { mask: number }).mask + 1).toBe(256);
   });
 
   it("refuses a capacity that is not a power of two", () => {
@@ -159,38 +183,43 @@ describe("SingleFlight", () => {
       fc.record({ settle: fc.nat() }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 60 }), fc.constantFrom(2, 4, 8), async (ops, capacity) => {
-        // Hashes in a small range, many near the table's end: long probe chains that wrap and collide.
-        const hashOf = (id: number) => (id % 7) + capacity - 3;
-        const f = new SingleFlight(capacity);
-        const ref = new ReferenceFlight();
-        const open: { b: RowBatch; compute: number[]; run: InflightRun }[] = [];
-        for (const o of ops) {
-          if ("claim" in o) {
-            const b = batch(o.claim, hashOf);
-            const got = f.claim(b, o.ns, () => true);
-            const want = ref.claim(o.claim, b.hashes, o.ns, got.run);
-            // Same rows joined at the same positions, and to the very same run (not merely an equal-looking one).
-            expect(got.joined.map(({ index, at }) => ({ index, at }))).toEqual(
-              want.joined.map(({ index, at }) => ({ index, at })),
-            );
-            got.joined.forEach((j, k) => expect(j.run).toBe(want.joined[k]!.run));
-            expect(got.compute).toEqual(want.compute);
-            if (got.run) open.push({ b, compute: got.compute, run: got.run });
-          } else if (open.length > 0) {
-            const [c] = open.splice(o.settle % open.length, 1);
-            await f.settle(
-              c!.b,
-              c!.run,
-              c!.compute,
-              async () => new Float32Array(c!.compute.length),
-              () => undefined,
-            );
-            ref.settle(c!.b.hashes, c!.compute, c!.run);
+      fc.asyncProperty(
+        fc.array(op, { maxLength: 60 }),
+        fc.constantFrom(2, 4, 8),
+        fc.constantFrom(0, 60_000),
+        async (ops, capacity, resetAfterMs) => {
+          // Hashes in a small range, many near the table's end: long probe chains that wrap and collide.
+          const hashOf = (id: number) => (id % 7) + capacity - 3;
+          const f = new SingleFlight(capacity, resetAfterMs);
+          const ref = new ReferenceFlight();
+          const open: { b: RowBatch; compute: number[]; run: InflightRun }[] = [];
+          for (const o of ops) {
+            if ("claim" in o) {
+              const b = batch(o.claim, hashOf);
+              const got = f.claim(b, o.ns, () => true);
+              const want = ref.claim(o.claim, b.hashes, o.ns, got.run);
+              // Same rows joined at the same positions, and to the very same run (not merely an equal-looking one).
+              expect(got.joined.map(({ index, at }) => ({ index, at }))).toEqual(
+                want.joined.map(({ index, at }) => ({ index, at })),
+              );
+              got.joined.forEach((j, k) => expect(j.run).toBe(want.joined[k]!.run));
+              expect(got.compute).toEqual(want.compute);
+              if (got.run) open.push({ b, compute: got.compute, run: got.run });
+            } else if (open.length > 0) {
+              const [c] = open.splice(o.settle % open.length, 1);
+              await f.settle(
+                c!.b,
+                c!.run,
+                c!.compute,
+                async () => new Float32Array(c!.compute.length),
+                () => undefined,
+              );
+              ref.settle(c!.b.hashes, c!.compute, c!.run);
+            }
+            expect(f.size).toBe(ref.slots.size);
           }
-          expect(f.size).toBe(ref.slots.size);
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });
