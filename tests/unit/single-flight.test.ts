@@ -10,6 +10,18 @@ function batch(ids: number[], hashOf: (id: number) => number): RowBatch {
   return { tensor: new Float32Array(words.buffer), words, rows: ids.length, hashes: Uint32Array.from(ids.map(hashOf)) };
 }
 
+/** One request claims rows `ids` (hash = id) for a new run; another joins that run for row `joinId`. */
+function claimThenJoin(f: SingleFlight, ids: number[], joinId: number) {
+  const a = batch(ids, (id) => id);
+  const c = f.claim(a, "m", () => true);
+  const j = f.claim(
+    batch([joinId], (id) => id),
+    "m",
+    () => true,
+  ).joined[0]!;
+  return { a, c, j };
+}
+
 /** The semantics the table must keep: the Map it replaced (first claimant of a hash owns the slot). */
 class ReferenceFlight {
   slots = new Map<number, { run: InflightRun; at: number; id: number; ns: string }>();
@@ -81,13 +93,7 @@ describe("SingleFlight", () => {
 
   it("frees every slot when the run fails, and the failure reaches whoever joined", async () => {
     const f = new SingleFlight(8);
-    const a = batch([1, 2, 3], (id) => id);
-    const c = f.claim(a, "m", () => true);
-    const j = f.claim(
-      batch([3], (id) => id),
-      "m",
-      () => true,
-    ).joined[0]!;
+    const { a, c, j } = claimThenJoin(f, [1, 2, 3], 3);
     const failing = f.settle(
       a,
       c.run!,
@@ -102,13 +108,7 @@ describe("SingleFlight", () => {
 
   it("keeps the value for joiners when the run fails after its output arrived (the first settlement wins)", async () => {
     const f = new SingleFlight(8);
-    const a = batch([1], (id) => id);
-    const c = f.claim(a, "m", () => true);
-    const j = f.claim(
-      batch([1], (id) => id),
-      "m",
-      () => true,
-    ).joined[0]!;
+    const { a, c, j } = claimThenJoin(f, [1], 1);
     const failing = f.settle(
       a,
       c.run!,
