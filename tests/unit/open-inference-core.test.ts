@@ -21,7 +21,7 @@ import {
 } from "../../shared/open-inference/schemas";
 import { decodeInputs } from "../../shared/open-inference/tensors";
 import { encodeInferenceResponse } from "../../shared/open-inference/responses";
-import { INFERENCE_HEADER } from "../../shared/open-inference/binary";
+import { INFERENCE_HEADER, joinBody } from "../../shared/open-inference/binary";
 import { problemResponse } from "../../shared/http/problems";
 import { officialComponents, officialErrors } from "../support/open-inference-official";
 import { openApiDocument } from "../../shared/docs/openapi";
@@ -271,18 +271,11 @@ describe("responses", () => {
 });
 
 describe("Triton's binary tensor data extension", () => {
-  const enc = new TextEncoder();
+  /** A request in the extension's layout: the JSON header, then the raw parts (the service's own joinBody lays it out). */
   function binaryBody(header: unknown, ...parts: ArrayBufferView[]): { bytes: Uint8Array; length: string } {
-    const json = enc.encode(JSON.stringify(header));
     const chunks = parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
-    const bytes = new Uint8Array(json.length + chunks.reduce((n, c) => n + c.length, 0));
-    bytes.set(json, 0);
-    let at = json.length;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-    return { bytes, length: String(json.length) };
+    const { body, headerLength } = joinBody(JSON.stringify(header), chunks);
+    return { bytes: body, length: String(headerLength) };
   }
   const values = Float32Array.from(ROWS.flatMap(row));
 
@@ -355,7 +348,7 @@ describe("Triton's binary tensor data extension", () => {
 
   it("refuses an input with neither data nor binary_data_size", () => {
     const parsed = parseInferenceRequest(
-      enc.encode(JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 8] }] })),
+      new TextEncoder().encode(JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 8] }] })),
     );
     expect(parsed.ok || parsed.failure.detail).toMatch(/input "input": data is required/);
   });
