@@ -137,6 +137,7 @@ export function createService(deps: ServiceDeps): Service {
     staticRoot: deps.staticRoot,
     readJsonBytes,
     readBodyBytes,
+    apiKeyCheck: createApiKeyCheck(config.API_KEYS),
     legacy,
     notFound: () => legacy(404, { error: "API not found." }),
   };
@@ -144,11 +145,10 @@ export function createService(deps: ServiceDeps): Service {
   const limiter = deps.rateLimiter ?? createRateLimiter(config, logger, Math.max(config.CACHE_TIMEOUT_MS, 50), store);
   zeroSeries(metrics, { endpoints, sharedBackend: shared?.name, rateLimited: limiter !== undefined });
   metrics.readModelReadyFrom(() => holder.state.state === "ready");
-  const apiKeyCheck = createApiKeyCheck(config.API_KEYS);
   const cors = createCorsPolicy(config.CORS_ALLOWED_ORIGINS);
   const { handle, run } = createPipeline({
     router: createRouter(endpoints),
-    guard: createGuard({ config, metrics, apiKeyCheck, limiter }),
+    guard: createGuard({ config, metrics, apiKeyCheck: ctx.apiKeyCheck, limiter }),
     admission,
     finish: createFinish(instanceId, metrics, cors),
     cors,

@@ -42,8 +42,6 @@ export interface BodyAdmission {
   readBodyBytes(req: CoreRequest, media: MediaTypes): Promise<Result<Uint8Array>>;
   /** Gives back the bytes a request's body held, once its response is built. */
   release(req: CoreRequest): void;
-  /** Bytes of request bodies held right now. */
-  heldBytes(): number;
 }
 
 /**
@@ -120,6 +118,5 @@ export function createBodyAdmission(
       req.heldBodyBytes = undefined;
       inFlight -= bytes;
     },
-    heldBytes: () => inFlight,
   };
 }

@@ -1,7 +1,5 @@
 import type { Failure, ProblemCode } from "./problems";
 
-export type { Failure, ProblemCode } from "./problems";
-
 /** A platform-neutral request, built by each host's adapter. */
 export interface CoreRequest {
   method: string;

@@ -1,3 +1,4 @@
+import type { ApiKeyCheck } from "../access/api-keys";
 import type { PredictionCache } from "../cache";
 import type { IntervalPredictor } from "../inference/interval-predictor";
 import type { ModelHolder } from "../inference/model";
@@ -50,6 +51,8 @@ export interface ServiceContext {
   readJsonBytes(req: CoreRequest): Promise<Result<Uint8Array>>;
   /** The same under the same limits for other media types (the /v2 family also takes application/octet-stream). */
   readBodyBytes(req: CoreRequest, media: MediaTypes): Promise<Result<Uint8Array>>;
+  /** API_KEYS as a checker (built once: it hashes the keys); undefined when no keys are configured. */
+  readonly apiKeyCheck: ApiKeyCheck | undefined;
   /** The seeds' answer shape: a JSON body that carries `app_identifier`. */
   legacy(status: number, body: Record<string, unknown>): CoreResponse;
   /** The answer for a path nothing serves: the seeds' `{"error":"API not found.", app_identifier}` 404. */

@@ -66,6 +66,8 @@ export function createGuard({ config, metrics, apiKeyCheck, limiter }: GuardDeps
   }
 
   return (endpoint, req) => {
+    // /health, /metrics, the docs: nothing to verify or count (the key check hashes the presented key).
+    if (!endpoint.apiKey && !(endpoint.rateLimited && limiter)) return PASS;
     // A key identifies a client only once it is verified: made-up keys must not mint fresh buckets.
     const verifiedKey = apiKeyCheck?.(req.headers);
     const needsKey = endpoint.apiKey && apiKeyCheck && verifiedKey === undefined;

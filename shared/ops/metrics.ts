@@ -88,7 +88,7 @@ export function createMetrics() {
     inflightRows: inflight.gauge,
     bodyBytesHeld: bodyBytes.gauge,
     modelReady: ready.gauge,
-    rateLimit: counter(
+    rateLimit: hotCounter(
       "rate_limit_decisions_total",
       "Rate limit decisions (failed_open: the limiter backend failed and the request was let through)",
       ["result"],

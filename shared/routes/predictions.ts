@@ -1,4 +1,3 @@
-import { createApiKeyCheck } from "../access/api-keys";
 import { notModified, predictionCacheHeaders } from "../http/edge-cache";
 import { ifNoneMatchMatches, predictionETag } from "../http/etag";
 import { problemResponse } from "../http/problems";
@@ -108,7 +107,7 @@ function cacheablePrediction(
   // With keys (ours, or Azure Functions' function keys) every answer is private: no shared cache may hand it to
   // a caller without one. A function key may come as `?code=`: the platform checks it, the grammar lets it be.
   const functionKeys = config.FUNCTION_AUTH_LEVEL === "function";
-  const keyed = functionKeys || createApiKeyCheck(config.API_KEYS) !== undefined;
+  const keyed = functionKeys || ctx.apiKeyCheck !== undefined;
   const platformParams = new Set(functionKeys ? ["code"] : []);
 
   /**
