@@ -33,9 +33,6 @@ param logLevel string = 'info'
 param cacheTtlSeconds int = 86400
 param cacheMaxEntries int = 50000
 param rateLimitRequests int = 0
-@allowed(['1', '2', '3'])
-@description('Function App TRUST_PROXY: 1 = the Functions front end only; 2 = Azure Front Door in front of it.')
-param trustProxy string = '1'
 
 @description('Upstash Redis REST endpoint for the shared cache of the Function App (empty: in-process cache only).')
 param upstashRedisRestUrl string = ''
@@ -165,7 +162,6 @@ module functionApp 'modules/functionapp.bicep' = {
     cacheTtlSeconds: cacheTtlSeconds
     cacheMaxEntries: cacheMaxEntries
     rateLimitRequests: rateLimitRequests
-    trustProxy: trustProxy
     upstashRedisRestUrl: upstashRedisRestUrl
     upstashRedisRestToken: upstashRedisRestToken
     apiKeys: apiKeys

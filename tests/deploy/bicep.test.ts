@@ -75,7 +75,40 @@ function params(text: string): Map<string, boolean> {
   return out;
 }
 
+/**
+ * Property names repeated within one object of a Bicep file (Bicep refuses them, BCP025): the `name:` lines one indent
+ * deeper than an opening `{` line, up to its closing brace at the opener's indent.
+ */
+function repeatedProperties(text: string): string[] {
+  const lines = text.split("\n");
+  const repeated: string[] = [];
+  lines.forEach((line, i) => {
+    if (!/\{\s*$/.test(line)) return;
+    const indent = line.length - line.trimStart().length;
+    const seen = new Set<string>();
+    for (let j = i + 1; j < lines.length; j++) {
+      const l = lines[j]!;
+      const at = l.length - l.trimStart().length;
+      if (l.trim() !== "" && at <= indent) break;
+      const m = at === indent + 2 ? /^\s*([A-Za-z_][\w]*|'[^']+'):/.exec(l) : null;
+      if (!m) continue;
+      if (seen.has(m[1]!)) repeated.push(`line ${j + 1}: ${m[1]}`);
+      seen.add(m[1]!);
+    }
+  });
+  return repeated;
+}
+
 describe("infra/bicep", () => {
+  it("no object sets a property twice (the compiler refuses it)", () => {
+    const files = [
+      ...readdirSync(BICEP).filter((f) => f.endsWith(".bicep")),
+      ...readdirSync(path.join(BICEP, "modules")).map((f) => path.join("modules", f)),
+    ].filter((f) => f.endsWith(".bicep"));
+    for (const f of files) expect(repeatedProperties(readFileSync(path.join(BICEP, f), "utf8")), f).toEqual([]);
+    expect(repeatedProperties("x: {\n  a: 1\n  b: 2\n  a: 3\n}\n")).toEqual(["line 4: a"]);
+  });
+
   const main = read("infra", "bicep", "main.bicep");
   const fnApp = read("infra", "bicep", "modules", "functionapp.bicep");
   const aks = read("infra", "bicep", "modules", "aks.bicep");
