@@ -7,6 +7,8 @@ import { rowBatch, type RowBatch } from "../cache/row-table";
 import { SingleFlight, type InflightRun } from "./single-flight";
 import type { House } from "../input/schemas";
 import { BIG_ROWS, nextTurn } from "./turn-taking";
+import { countOutOfRange, featureRanges } from "../input/out-of-range";
+import type { ModelInfo } from "./model";
 
 export interface PredictOutcome {
   values: number[];
@@ -129,6 +131,7 @@ export class Predictor {
       if (hits === n) {
         // Every row from the cache: nothing to claim, compute or wait for.
         metrics.predictionRows.inc(CACHE_SOURCE, hits);
+        countRanges(metrics, model.info, tensor, n);
         return ok({ values: values as number[], hits, collapsed: 0, computed: 0, batch });
       }
 
@@ -140,6 +143,8 @@ export class Predictor {
       metrics.predictionRows.inc(CACHE_SOURCE, hits);
       if (collapsed > 0) metrics.predictionRows.inc({ source: "collapsed" }, collapsed);
       if (compute.length > 0) metrics.predictionRows.inc(MODEL_SOURCE, compute.length);
+      // Beside predictions_rows_total, so the drift alert's two series count the same rows whoever calls.
+      countRanges(metrics, model.info, tensor, n);
       return ok({ values: values as number[], hits, collapsed, computed: compute.length, batch });
     } finally {
       this.release(n);
@@ -174,5 +179,18 @@ export class Predictor {
         this.opts.cache.store(model.info.cacheNamespace, batch, compute, out);
       },
     );
+  }
+}
+
+/** Counts the rows outside the card's training ranges (every prediction, plain or detailed: one pass, no allocation). */
+function countRanges(metrics: Metrics, info: ModelInfo, tensor: Float32Array, rows: number): void {
+  const ranges = featureRanges(info.card);
+  if (!ranges) return;
+  const counts = countOutOfRange(tensor, rows, ranges);
+  if (counts.rows === 0) return;
+  metrics.rowsOutOfRange.inc(counts.rows);
+  for (let c = 0; c < FEATURES.length; c++) {
+    const n = counts.perFeature[c]!;
+    if (n > 0) metrics.outOfRange.inc({ feature: FEATURES[c]! }, n);
   }
 }

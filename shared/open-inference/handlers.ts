@@ -1,6 +1,4 @@
-import { cacheStatus } from "../routes/predictions";
-import { countRanges } from "../routes/prediction-detail";
-import type { Metrics } from "../ops/metrics";
+import { cacheStatus } from "../routes/prediction-detail";
 import { fail, jsonResponse, ok, type CoreRequest, type CoreResponse, type Result } from "../http/core";
 import { problemResponse } from "../http/problems";
 import type { ModelHolder, ModelInfo } from "../inference/model";
@@ -21,8 +19,6 @@ import { decodeInputs } from "./tensors";
 export interface OpenInferenceDeps {
   holder: Pick<ModelHolder, "get" | "state">;
   predictor: Pick<Predictor, "predict" | "readyModel">;
-  /** The service's metrics: rows out of the training range are counted here as on /predict and /bulk_predict. */
-  metrics: Metrics;
   maxBatch: number;
   serverVersion: string;
   /** Reads a body under the service's limits and memory admission; JSON or application/octet-stream. */
@@ -95,8 +91,6 @@ async function infer(deps: OpenInferenceDeps, req: CoreRequest, ref: ModelRef): 
   if (!rows.ok) return problemResponse(rows.failure);
   const result = await deps.predictor.predict(rows.value.tensor, rows.value.rows);
   if (!result.ok) return problemResponse(result.failure);
-  // predictions_rows_total counts these rows, so the drift ratio's numerator must too (the alert divides them).
-  countRanges(deps.metrics, info, rows.value.tensor, rows.value.rows);
   const { values } = result.value;
   const res = inferenceResponse(info, outputs.value, values, request.value.id);
   const { body, headers } = encodeInferenceResponse(res, outputs.value, values);

@@ -32,7 +32,6 @@ export function openInferenceRoutes(ctx: ServiceContext): Endpoint[] {
   const h = openInferenceHandlers({
     holder: ctx.holder,
     predictor: ctx.predictor,
-    metrics: ctx.metrics,
     maxBatch: ctx.config.MAX_BATCH,
     // GET /v2 reports the service's own version (package.json's; esbuild inlines just that field).
     serverVersion: SERVER_VERSION,

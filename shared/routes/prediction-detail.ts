@@ -7,9 +7,7 @@ import { BIG_ROWS, nextTurn } from "../inference/turn-taking";
 import { intervalLevels, resolveLevel } from "../input/prediction-options";
 import type { ResponseOptions } from "../input/response-options";
 import type { IntervalOutcome, IntervalPredictor } from "../inference/interval-predictor";
-import { countOutOfRange, featureRanges, outOfRangeFeatures, type FeatureRanges } from "../input/out-of-range";
-import { FEATURES } from "../input/features";
-import type { Metrics } from "../ops/metrics";
+import { featureRanges, outOfRangeFeatures, type FeatureRanges } from "../input/out-of-range";
 import type { ModelInfo } from "../inference/model";
 
 /** Answers a prediction of `rows` rows: POST /predict and GET /predict (`bulk` false), POST /bulk_predict. */
@@ -26,13 +24,12 @@ export type PredictResponse = (
  * is checked against the card even without detail=true (a level it lacks is a 422 either way); the interval model
  * runs only for detail.
  */
-export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder" | "metrics" | "intervals">) {
-  const { predictor, holder, metrics, intervals } = ctx;
+export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder" | "intervals">) {
+  const { predictor, holder, intervals } = ctx;
   const answer: PredictResponse = async (tensor, rows, options, bulk) => {
     const result = await predictor.predict(tensor, rows);
     if (!result.ok) return problemResponse(result.failure);
     const info = holder.get()?.info;
-    if (info) countRanges(metrics, info, tensor, rows);
     if (rows >= BIG_ROWS) await nextTurn();
     const { values } = result.value;
     const headers = { "cache-status": cacheStatus(result.value) };
@@ -58,19 +55,6 @@ export function cacheStatus(o: PredictOutcome): string {
   const detail = `detail="hits=${o.hits} collapsed=${o.collapsed} computed=${o.computed} rows=${total}"`;
   const fwd = o.hits > 0 ? "partial" : "miss";
   return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
-}
-
-/** Counts the rows outside the card's training ranges (every prediction, plain or detailed: one pass, no allocation). */
-export function countRanges(metrics: Metrics, info: ModelInfo, tensor: Float32Array, rows: number): void {
-  const ranges = featureRanges(info.card);
-  if (!ranges) return;
-  const counts = countOutOfRange(tensor, rows, ranges);
-  if (counts.rows === 0) return;
-  metrics.rowsOutOfRange.inc(counts.rows);
-  for (let c = 0; c < FEATURES.length; c++) {
-    const n = counts.perFeature[c]!;
-    if (n > 0) metrics.outOfRange.inc({ feature: FEATURES[c]! }, n);
-  }
 }
 
 interface Interval {

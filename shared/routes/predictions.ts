@@ -14,8 +14,6 @@ import { parseJson, validate, validateBulk } from "../input/validation";
 import { intervalLevels, parsePredictionOptions, resolveLevel } from "../input/prediction-options";
 import { answerPrediction, type PredictResponse } from "./prediction-detail";
 
-export { cacheStatus } from "./prediction-detail";
-
 /**
  * POST /predict and POST /bulk_predict: body bytes → tensor (fast scan, else JSON.parse + zod) → predictor, plus
  * `?detail=true&level=…` (shared/input/prediction-options.ts) for intervals (./prediction-detail.ts).
