@@ -18,6 +18,9 @@ export type FeatureName = (typeof FEATURES)[number];
 /** Columns of the model's input tensor: one float32 per feature. */
 export const WIDTH = FEATURES.length;
 
+/** A feature's name → its column in the tensor. */
+export const FEATURE_INDEX: ReadonlyMap<string, number> = new Map(FEATURES.map((f, i) => [f, i]));
+
 /** The seed labs' example house (row 1 of the California Housing data). */
 export const SEED_HOUSE: Record<FeatureName, number> = {
   MedInc: 8.3252,

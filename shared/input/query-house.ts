@@ -1,5 +1,5 @@
-import { FEATURES, WIDTH, type FeatureName } from "./features";
-import { featureOk } from "./house-object-packer";
+import { FEATURE_INDEX, WIDTH, type FeatureName } from "./features";
+import { packHouse } from "./house-object-packer";
 import { fail, ok, type Result } from "../http/core";
 import { HouseSchema, type FieldError } from "./schemas";
 import { describeReceived, validate, validationFailure } from "./validation";
@@ -18,7 +18,6 @@ export interface QueryHouse {
   options: ResponseOptions;
 }
 
-const FEATURE_INDEX = new Map<string, number>(FEATURES.map((f, i) => [f, i]));
 const NONE: ReadonlySet<string> = new Set();
 /** Errors listed at most (a long query of junk names is reported, not echoed whole). */
 const MAX_REPORTED = 100;
@@ -76,7 +75,7 @@ export function parseQueryHouse(query: URLSearchParams, ignored: ReadonlySet<str
   for (const name of seen) if (errors.some((e) => e.path === name)) delete house[name as FeatureName];
 
   const tensor = new Float32Array(WIDTH);
-  if (total === 0 && packQueryRow(house, tensor)) return ok({ tensor, options });
+  if (total === 0 && packHouse(house, tensor, 0)) return ok({ tensor, options });
   // The rules themselves (missing, finite, bounds) are zod's, worded as for the POST body. Fields with a
   // grammar error above are absent here and would read "is required": those are left out.
   const checked = validate(HouseSchema, house);
@@ -87,14 +86,4 @@ export function parseQueryHouse(query: URLSearchParams, ignored: ReadonlySet<str
   }
   if (total === 0) return fail("internal", "query row failed the fast check but passed validation");
   return validationFailure(errors, total);
-}
-
-/** Writes a complete, in-range house into `out`; false when a feature is missing or breaks its rule. */
-function packQueryRow(house: Partial<Record<FeatureName, number>>, out: Float32Array): boolean {
-  for (let c = 0; c < WIDTH; c++) {
-    const v = house[FEATURES[c]!];
-    if (v === undefined || !featureOk(c, v)) return false;
-    out[c] = v;
-  }
-  return true;
 }

@@ -1,5 +1,5 @@
 import { featureOk } from "../input/house-object-packer";
-import { FEATURES, WIDTH, type FeatureName } from "../input/features";
+import { FEATURE_INDEX, FEATURES, WIDTH, type FeatureName } from "../input/features";
 import { fail, ok, type Result } from "../http/core";
 import { HouseSchema } from "../input/schemas";
 import { validate } from "../input/validation";
@@ -16,7 +16,6 @@ const MATRIX_TYPES = new Set(["FP32", "FP64"]);
 /** Per-feature tensors may also be integers: MLServer's pandas codec sends an int64 column as INT64. */
 const INTEGER_TYPES = new Set(["INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"]);
 const FEATURE_TYPES = new Set([...MATRIX_TYPES, ...INTEGER_TYPES]);
-const FEATURE_INDEX = new Map<string, number>(FEATURES.map((f, i) => [f, i]));
 
 const quote = (name: string) => JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
 const badInput = (name: string, problem: string): Result<never> =>
