@@ -10,7 +10,7 @@ export interface RedisBackendOptions {
 }
 
 /** Delay before reconnect attempt `retries` (0-based): 0, 100, 200, … capped at 2 s, forever. */
-export function reconnectDelayMs(retries: number): number {
+function reconnectDelayMs(retries: number): number {
   return Math.min(retries * 100, 2_000);
 }
 

@@ -85,9 +85,6 @@ export function createMetrics() {
     ),
     cacheCircuit: gauge("cache_circuit_open", "1 while the cache backend's circuit breaker is open", ["backend"]),
     modelInfo: gauge("model_info", "The model served (value 1)", ["name", "version", "source"]),
-    inflightRows: inflight.gauge,
-    bodyBytesHeld: bodyBytes.gauge,
-    modelReady: ready.gauge,
     rateLimit: hotCounter(
       "rate_limit_decisions_total",
       "Rate limit decisions (failed_open: the limiter backend failed and the request was let through)",

@@ -12,7 +12,6 @@ export function flexibleLimiter(
   store: RlfModule.RateLimiterAbstract,
   backend: RateLimiter["backend"],
   policy: LimitPolicy,
-  close: () => Promise<void>,
 ): RateLimiter {
   const { points, timeoutMs } = policy;
   return {
@@ -32,7 +31,8 @@ export function flexibleLimiter(
         clearTimeout(timer);
       }
     },
-    close,
+    // The store owns no connection of its own (the Redis client is the service's shared one): nothing to close.
+    close: async () => undefined,
   };
 }
 

@@ -5,5 +5,5 @@ import type { LimitPolicy, RateLimiter } from "./types";
 export function createMemoryLimiter(policy: LimitPolicy): RateLimiter {
   const { RateLimiterMemory } = loadFlexible();
   const store = new RateLimiterMemory({ points: policy.points, duration: policy.windowSeconds });
-  return flexibleLimiter(store, "memory", policy, async () => undefined);
+  return flexibleLimiter(store, "memory", policy);
 }

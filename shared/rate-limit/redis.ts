@@ -17,5 +17,5 @@ export function createRedisLimiter(connection: RedisConnection, policy: LimitPol
     points: policy.points,
     duration: policy.windowSeconds,
   });
-  return flexibleLimiter(store, "redis", policy, async () => undefined);
+  return flexibleLimiter(store, "redis", policy);
 }

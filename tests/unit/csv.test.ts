@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FEATURES } from "../../shared/input/features";
+import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 import { parseCsvRecords, parseHouses, parseNumber, toCsv } from "../../web/csv";
 
 const HEADER = FEATURES.join(",");
@@ -28,16 +28,7 @@ describe("the page's CSV reading", () => {
     const parsed = parseHouses(text, FEATURES);
     expect(parsed.problems).toEqual([]);
     expect(parsed.rows).toHaveLength(1);
-    expect(parsed.rows[0]!.house).toEqual({
-      MedInc: 8.3252,
-      HouseAge: 41,
-      AveRooms: 6.98412698,
-      AveBedrms: 1.02380952,
-      Population: 322,
-      AveOccup: 2.55555556,
-      Latitude: 37.88,
-      Longitude: -122.23,
-    });
+    expect(parsed.rows[0]!.house).toEqual(SEED_HOUSE);
     expect(toCsv(parsed.header, parsed.rows, [4.526])).toBe(
       `id,${[...FEATURES].reverse().join(",")},house_value\r\n7,${ROW.split(",").reverse().join(",")},4.526\r\n`,
     );
