@@ -2,6 +2,7 @@
  * CSV for the page's "many houses" flow: RFC 4180 records (quoted fields, doubled quotes, CRLF or LF), each
  * with the line it starts on, so every problem is reported as "line N, field F". Pure: no DOM, tested in Node.
  */
+import { JSON_NUMBER } from "../shared/input/response-options";
 
 export interface CsvRecord {
   /** 1-based line on which the record starts (a quoted field may span lines). */
@@ -77,9 +78,6 @@ function countNewlines(text: string, from: number, to: number): number {
   }
   return n;
 }
-
-/** JSON's number grammar (what the API accepts): no hex, no blanks, no "Infinity". */
-const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** A form or CSV value as the API's number, or why not. */
 export function parseNumber(text: string): { ok: true; value: number } | { ok: false; message: string } {

@@ -1,6 +1,7 @@
 import { fail, ok, type Result } from "../http/core";
 import type { FieldError } from "./schemas";
 import { validationFailure } from "./validation";
+import type { IntervalLevels } from "./interval-levels";
 import {
   defaultResponseOptions,
   parseResponseOption,
@@ -27,21 +28,6 @@ export function parsePredictionOptions(query: URLSearchParams): Result<ResponseO
     if (bad) errors.push(bad);
   }
   return errors.length === 0 ? ok(options) : validationFailure(errors, errors.length);
-}
-
-/** What the model card says about its intervals (the `intervals` section written by model/train/train.py). */
-export interface IntervalLevels {
-  levels: readonly number[];
-  defaultLevel: number;
-}
-
-/** The interval levels a model card offers; undefined when the card has none (a model without intervals). */
-export function intervalLevels(card: Record<string, unknown>): IntervalLevels | undefined {
-  const section = card.intervals as { levels?: unknown; default_level?: unknown } | undefined;
-  const levels = section?.levels;
-  if (!Array.isArray(levels) || levels.length === 0 || !levels.every((l) => typeof l === "number")) return undefined;
-  const fallback = typeof section?.default_level === "number" ? section.default_level : 0.9;
-  return { levels, defaultLevel: levels.includes(fallback) ? fallback : levels[0]! };
 }
 
 /**

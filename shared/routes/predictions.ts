@@ -11,7 +11,8 @@ import { parseQueryHouse } from "../input/query-house";
 import { responseOptionsKey, type ResponseOptions } from "../input/response-options";
 import { HouseSchema } from "../input/schemas";
 import { parseJson, validate, validateBulk } from "../input/validation";
-import { intervalLevels, parsePredictionOptions, resolveLevel } from "../input/prediction-options";
+import { parsePredictionOptions, resolveLevel } from "../input/prediction-options";
+import { intervalLevels } from "../input/interval-levels";
 import { answerPrediction, type PredictResponse } from "./prediction-detail";
 
 /**

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { FEATURES, SEED_HOUSE } from "../../shared/input/features";
 import { countOutOfRange, featureRanges, outOfRangeFeatures } from "../../shared/input/out-of-range";
-import { intervalLevels, parsePredictionOptions, resolveLevel } from "../../shared/input/prediction-options";
+import { parsePredictionOptions, resolveLevel } from "../../shared/input/prediction-options";
+import { intervalLevels } from "../../shared/input/interval-levels";
 
 const card = JSON.parse(readFileSync("model/model.json", "utf8")) as Record<string, unknown> & {
   features: { name: string; min: number; max: number }[];

@@ -7,6 +7,7 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
 import { askForApiKey, storedApiKey } from "./api-key";
 import { retryAfterSeconds } from "./retry-after";
+import { intervalLevels, type IntervalLevels } from "../../shared/input/interval-levels";
 
 export type House = components["schemas"]["House"];
 export type Problem = components["schemas"]["Problem"];
@@ -81,12 +82,6 @@ export interface FeatureInfo {
   max: number;
 }
 
-/** The interval levels the card offers (`intervals.levels`, `intervals.default_level`). */
-export interface IntervalLevels {
-  levels: number[];
-  defaultLevel: number;
-}
-
 export interface ModelCard {
   features: FeatureInfo[];
   /** Undefined for a model without intervals: the page then asks for plain predictions. */
@@ -97,22 +92,12 @@ export interface ModelCard {
 export async function modelCard(notify: (message: string) => void): Promise<ModelCard | undefined> {
   const { data } = await send(() => client.GET("/model"), notify);
   if (!data) return undefined;
-  const card = data.card as { features?: unknown; intervals?: { levels?: unknown; default_level?: unknown } };
+  const card = data.card as Record<string, unknown> & { features?: unknown };
   const features = Array.isArray(card.features)
     ? card.features.filter(
         (f): f is FeatureInfo =>
           typeof f === "object" && f !== null && typeof f.name === "string" && typeof f.min === "number",
       )
     : [];
-  return { features, intervals: intervalLevels(card.intervals) };
-}
-
-/** The card's levels as the service reads them (shared/input/prediction-options.ts): the default must be listed. */
-function intervalLevels(
-  section: { levels?: unknown; default_level?: unknown } | undefined,
-): IntervalLevels | undefined {
-  const levels = section?.levels;
-  if (!Array.isArray(levels) || levels.length === 0 || !levels.every((l) => typeof l === "number")) return undefined;
-  const fallback = typeof section?.default_level === "number" ? section.default_level : 0.9;
-  return { levels, defaultLevel: levels.includes(fallback) ? fallback : levels[0]! };
+  return { features, intervals: intervalLevels(card) };
 }
