@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { NODE_ENV_VARS, NODE_FLAGS } from "../server/node-flags";
-import { SEED_HOUSE } from "../shared/input/features";
+import { SEED_BODY } from "./lib/bodies";
 import { freePort, ownsListeningPort, request, waitQuiet } from "./lib/procs";
 import { median } from "./lib/stats";
 
@@ -25,7 +25,6 @@ const RUNS = Number(process.env.COLD_RUNS ?? 5);
 const NODE = process.env.BENCH_NODE ?? process.execPath;
 /** Before each start, wait (up to 60 s) until other processes use less than this many cores. */
 const QUIET_CORES = Number(process.env.COLD_QUIET_CORES ?? 0.3);
-const BODY = JSON.stringify(SEED_HOUSE);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Variant {
@@ -57,7 +56,7 @@ async function coldStart(v: Variant): Promise<number> {
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${v.name} exited: ${stderr}`);
-      const r = await request(port, "POST", "/predict", BODY, 5000).catch(() => undefined);
+      const r = await request(port, "POST", "/predict", SEED_BODY, 5000).catch(() => undefined);
       if (r?.status === 200) {
         const ms = performance.now() - t0;
         if (!ownsListeningPort(child.pid!, port)) throw new Error(`port ${port} answered by another process`);

@@ -1,4 +1,4 @@
-// The small part of autocannon 9's programmatic API that bench/lib/driver.ts uses (the package ships no types).
+// The small part of autocannon 9's programmatic API the benches use (bench/cache-faults.ts, bench/soak.ts); the package ships no types.
 declare module "autocannon" {
   import type { EventEmitter } from "node:events";
 

@@ -48,7 +48,6 @@ export async function measureModelCeiling(
   opts: {
     rounds: number;
     roundMs: number;
-    beforeCase?: () => Promise<unknown>;
     /** A case during which other processes used more cores than this is measured again (up to `retries`). */
     noisyCores?: number;
     retries?: number;
@@ -78,7 +77,6 @@ export async function measureModelCeiling(
       };
       let best: { rowsPerS: number; calls: number; otherCpu: number } | undefined;
       for (let attempt = 0; attempt <= (opts.retries ?? 2); attempt++) {
-        await opts.beforeCase?.();
         const warm = now();
         for (let k = 0; k < 200 && now() - warm < 500; k++) await once();
         const machine0 = machineBusySeconds();

@@ -207,30 +207,24 @@ export async function waitReady(proc: Proc, method: string, path: string, body?:
 
 /** Samples VmRSS of a process every intervalMs; peak() is the largest sample. */
 export function rssSampler(pid: number, intervalMs = 100) {
-  const read = (field: "VmRSS" | "VmHWM"): number | undefined => {
+  const read = (): number | undefined => {
     try {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
       return m ? Number(m[1]) * 1024 : undefined;
     } catch {
       return undefined;
     }
   };
   let peak = 0;
-  let samples = 0;
   const sample = () => {
-    const v = read("VmRSS");
-    if (v === undefined) return;
-    samples++;
-    if (v > peak) peak = v;
+    const v = read();
+    if (v !== undefined && v > peak) peak = v;
   };
   sample();
   const timer = setInterval(sample, intervalMs);
   return {
     /** Largest VmRSS sample so far, bytes. */
     peak: () => peak,
-    samples: () => samples,
-    /** The kernel's high-water mark (VmHWM) since the process started, bytes. */
-    hwm: () => read("VmHWM"),
     stop() {
       sample();
       clearInterval(timer);

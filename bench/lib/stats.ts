@@ -60,10 +60,6 @@ export class Samples {
     this.buf[this.n++] = v;
   }
 
-  append(other: Samples): void {
-    for (let i = 0; i < other.n; i++) this.push(other.buf[i]!);
-  }
-
   get length(): number {
     return this.n;
   }
