@@ -29,10 +29,9 @@ import { build } from "esbuild";
 import { SEED_BODY } from "./lib/bodies";
 import type { ModelCeiling } from "./lib/model-ceiling";
 import type { PacedResult, PacedSpec } from "./lib/paced";
-import { choosePinning, coreBusySeconds, pinSelf, type Pinning } from "./lib/pinning";
+import { choosePinning, pinSelf, type Pinning } from "./lib/pinning";
 import {
   HOST,
-  cpuSeconds,
   freePort,
   ownsListeningPort,
   pinServersWith,
@@ -48,7 +47,7 @@ import {
 import { measurePackageSizes } from "./lib/package-size";
 import { figure, report, us, type Pair, type ServiceRun, type Workload } from "./lib/report";
 import { fmtMB, fmtMs, fmtNum, median } from "./lib/stats";
-import { requireWrk, rowsPerRequest, runWrk, writeRowsFile, type WrkRun, type WrkSpec } from "./lib/wrk";
+import { cpuWindow, requireWrk, rowsPerRequest, runWrk, writeRowsFile, type WrkRun, type WrkSpec } from "./lib/wrk";
 import { MAX_ROWS_PER_RUN } from "../shared/inference/model";
 
 const QUICK = process.argv.includes("--quick");
@@ -400,24 +399,18 @@ async function paced(ctx: Ctx, capacity: number) {
       seed: nextSeed(),
     };
     // Server CPU over the whole paced run (warm-up included) and the requests it answered in it.
-    const cpu0 = cpuSeconds(server.pid);
-    const cores0 = coreBusySeconds();
-    const t0 = performance.now();
+    const window = cpuWindow(server.pid, ctx.pin);
     const result = await runJsonChild<PacedResult>(ctx.pin.load, script, [JSON.stringify(spec)]);
-    const cpuS = (cpuSeconds(server.pid) ?? NaN) - (cpu0 ?? NaN);
-    const wall = (performance.now() - t0) / 1000;
-    const core = ctx.pin.serverCore;
-    const coreBusy =
-      core === undefined ? undefined : ((coreBusySeconds().get(core) ?? 0) - (cores0.get(core) ?? 0)) / wall;
+    const used = window.stop();
     const sent = spec.rate * (spec.warmupS + spec.durationS);
     rss.stop();
     alive(server);
     return {
       result,
       peakRss: rss.peak(),
-      cpu: cpuS / wall,
-      cpuPerReqUs: (cpuS / sent) * 1e6,
-      otherOnServerCore: coreBusy === undefined ? undefined : coreBusy - cpuS / wall,
+      cpu: used.cpu ?? NaN,
+      cpuPerReqUs: ((used.cpuSecs ?? NaN) / sent) * 1e6,
+      otherOnServerCore: used.otherOnServerCore,
     };
   } finally {
     await server.stop();

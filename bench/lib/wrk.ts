@@ -164,9 +164,7 @@ export function runWrk(spec: WrkSpec, pin: Pinning, pid?: number, onStarted?: ()
     BENCH_ROWS_FILE: spec.rowsFile,
   };
   return new Promise((res, rej) => {
-    const cpu0 = pid === undefined ? undefined : cpuSeconds(pid);
-    const cores0 = coreBusySeconds();
-    const t0 = performance.now();
+    const window = cpuWindow(pid, pin);
     const child = spawn(cmd!, [...pre, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
@@ -175,9 +173,7 @@ export function runWrk(spec: WrkSpec, pin: Pinning, pid?: number, onStarted?: ()
     child.once("spawn", () => onStarted?.());
     child.once("error", rej);
     child.once("exit", (code) => {
-      const wall = (performance.now() - t0) / 1000;
-      const cpu1 = pid === undefined ? undefined : cpuSeconds(pid);
-      const cores1 = coreBusySeconds();
+      const used = window.stop();
       const line = out
         .trim()
         .split("\n")
@@ -188,11 +184,7 @@ export function runWrk(spec: WrkSpec, pin: Pinning, pid?: number, onStarted?: ()
       const durationS = w.duration_us / 1e6;
       const rows = w.requests * rowsPerRequest(spec.kind, spec.rows);
       const ms = (us: number) => Number((us / 1000).toFixed(3));
-      const busy = (core?: number) =>
-        core === undefined ? undefined : ((cores1.get(core) ?? 0) - (cores0.get(core) ?? 0)) / wall;
-      const cpuSecs = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
-      const cpu = cpuSecs === undefined ? undefined : cpuSecs / wall;
-      const serverCoreBusy = busy(pin.serverCore);
+      const { cpuSecs, cpu, serverCoreBusy, loadCoreBusy, otherOnServerCore } = used;
       res({
         kind: spec.kind,
         connections: spec.connections,
@@ -214,9 +206,33 @@ export function runWrk(spec: WrkSpec, pin: Pinning, pid?: number, onStarted?: ()
         cpu,
         cpuPerReqUs: cpuSecs === undefined || w.requests === 0 ? undefined : (cpuSecs / w.requests) * 1e6,
         serverCoreBusy,
-        loadCoreBusy: busy(pin.loadCore),
-        otherOnServerCore: serverCoreBusy !== undefined && cpu !== undefined ? serverCoreBusy - cpu : undefined,
+        loadCoreBusy,
+        otherOnServerCore,
       });
     });
   });
+}
+
+/**
+ * CPU over a stretch of wall time: the server's own (utime + stime of `pid`, all threads) and the busy share of the
+ * server's and the load generator's cores, from /proc. stop() ends the window: seconds and shares of one core.
+ */
+export function cpuWindow(pid: number | undefined, pin: Pinning) {
+  const cpu0 = pid === undefined ? undefined : cpuSeconds(pid);
+  const cores0 = coreBusySeconds();
+  const t0 = performance.now();
+  return {
+    stop() {
+      const wall = (performance.now() - t0) / 1000;
+      const cpu1 = pid === undefined ? undefined : cpuSeconds(pid);
+      const cores1 = coreBusySeconds();
+      const busy = (core?: number) =>
+        core === undefined ? undefined : ((cores1.get(core) ?? 0) - (cores0.get(core) ?? 0)) / wall;
+      const cpuSecs = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
+      const cpu = cpuSecs === undefined ? undefined : cpuSecs / wall;
+      const serverCoreBusy = busy(pin.serverCore);
+      const otherOnServerCore = serverCoreBusy !== undefined && cpu !== undefined ? serverCoreBusy - cpu : undefined;
+      return { wall, cpuSecs, cpu, serverCoreBusy, loadCoreBusy: busy(pin.loadCore), otherOnServerCore };
+    },
+  };
 }
