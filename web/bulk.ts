@@ -4,13 +4,11 @@
  * and a CSV download with a `house_value` column in input order. A bad row, found here or by the service, is
  * reported with its line and field, and nothing is sent or dropped silently.
  */
-import { FEATURES } from "../shared/input/features";
+import { FEATURES, type FeatureName } from "../shared/input/features";
 import { client, describeFailure, maxBatch, send, type Problem } from "./api/client";
 import { parseHouses, toCsv, type CsvProblem, type HouseRow } from "./csv";
 import { byId, make } from "./dom";
 import { formatValue } from "./single";
-
-type Feature = (typeof FEATURES)[number];
 
 /**
  * Used only when the document does not publish `maxItems` (a service older than the page): small enough for
@@ -36,7 +34,7 @@ function showProblems(problems: CsvProblem[]): void {
 }
 
 /** The service's 422 for a chunk: `houses[i].Field` errors as the CSV lines they came from. */
-function chunkProblems(problem: Problem | undefined, chunk: HouseRow<Feature>[]): CsvProblem[] {
+function chunkProblems(problem: Problem | undefined, chunk: HouseRow<FeatureName>[]): CsvProblem[] {
   return (problem?.errors ?? []).map((e) => {
     const m = /^houses\[(\d+)\]\.?(.*)$/.exec(e.path);
     const row = m ? chunk[Number(m[1])] : undefined;
@@ -46,7 +44,7 @@ function chunkProblems(problem: Problem | undefined, chunk: HouseRow<Feature>[])
   });
 }
 
-function showPreview(rows: HouseRow<Feature>[], values: number[]): void {
+function showPreview(rows: HouseRow<FeatureName>[], values: number[]): void {
   const table = byId<HTMLTableElement>("bulk-preview");
   const head = make("tr");
   for (const name of ["Line", ...FEATURES, "house_value"]) head.append(make("th", { scope: "col", textContent: name }));
@@ -78,7 +76,7 @@ function offerDownload(csv: string, name: string): void {
 }
 
 /** Sends the rows in chunks, in order; the values, or undefined after reporting what stopped it. */
-async function predictAll(rows: HouseRow<Feature>[], status: HTMLElement): Promise<number[] | undefined> {
+async function predictAll(rows: HouseRow<FeatureName>[], status: HTMLElement): Promise<number[] | undefined> {
   const progress = byId<HTMLProgressElement>("bulk-progress");
   const notify = (m: string) => (status.textContent = m);
   const size = (await maxBatch(notify)) ?? FALLBACK_BATCH;

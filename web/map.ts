@@ -3,7 +3,7 @@
  * and the model's 4,128 hold-out block groups coloured by their median house value. Clicking (or arrow keys
  * when the map has focus) sets Latitude/Longitude in the form.
  */
-import { byId } from "./dom";
+import { byId, make } from "./dom";
 
 /** The map's frame in degrees, a little wider than the state. */
 const WEST = -124.6;
@@ -197,9 +197,8 @@ function drawMarker(ctx: CanvasRenderingContext2D, x: number, y: number, size: n
 function renderLegend(): void {
   const legend = byId("map-legend");
   BINS.forEach((bin, k) => {
-    const item = document.createElement("li");
-    const swatch = document.createElement("span");
-    swatch.className = `swatch bin-${k}`;
+    const item = make("li");
+    const swatch = make("span", { className: `swatch bin-${k}` });
     swatch.setAttribute("aria-hidden", "true");
     item.append(swatch, bin.label);
     legend.append(item);
