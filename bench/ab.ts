@@ -5,6 +5,7 @@
  *
  *   cp -r dist bench/results/tmp/ab-a            # build A (e.g. before a change), then change, npm run build
  *   node --import tsx bench/ab.ts --a bench/results/tmp/ab-a/server/main.js --b dist/server/main.js [--rounds 5] [--seconds 3]
+ *     [--a-env KEY=VALUE,…] [--b-env KEY=VALUE,…]   (e.g. the same build with --a-env MODEL_ENGINE=onnxruntime)
  *
  * Both bundles must sit under the repository (the server finds model/ above its own file).
  */
@@ -22,6 +23,14 @@ const arg = (flag: string, dflt?: string) => {
 const ROUNDS = Number(arg("--rounds", "5"));
 const SECONDS = Number(arg("--seconds", "3"));
 const KINDS = arg("--kinds", "predict-unique,predict-hit")!.split(",") as WrkKind[];
+const envOf = (flag: string): Record<string, string> =>
+  Object.fromEntries(
+    (arg(flag, "") ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
+const ENVS: Record<string, Record<string, string>> = { A: envOf("--a-env"), B: envOf("--b-env") };
 const TMP = resolve("bench/results/tmp");
 
 /** A private copy of a build (its directory), so a rebuild of dist/ during the A/B cannot change it. */
@@ -48,7 +57,7 @@ async function main(): Promise<void> {
     for (const kind of KINDS) {
       for (const [name, script] of r % 2 === 0 ? Object.entries(builds) : Object.entries(builds).reverse()) {
         useServerScript(script);
-        const server = await spawnServer();
+        const server = await spawnServer(ENVS[name]);
         try {
           await waitReady(server, "GET", "/health");
           const spec = (durationS: number) => ({

@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { format, resolveConfig } from "prettier";
 import { FEATURES } from "../shared/input/features";
-import { SESSION_OPTIONS } from "../shared/inference/model";
+import { SESSION_OPTIONS } from "../shared/inference/engines/onnxruntime-engine";
 import { median } from "./lib/stats";
 
 const COMMAND = "node --import tsx bench/model-bench.ts";

@@ -76,6 +76,7 @@ function modelSource(config: Config, appRoot: string, metrics: Metrics): ModelSo
     blobUrl: config.MODEL_BLOB_URL,
     connectionString: config.AZURE_STORAGE_CONNECTION_STRING,
     timeoutMs: config.MODEL_STORE_TIMEOUT_MS,
+    engine: config.MODEL_ENGINE,
     onRun: (rows: number) => metrics.modelRuns.observe(rows),
   };
 }
@@ -83,7 +84,7 @@ function modelSource(config: Config, appRoot: string, metrics: Metrics): ModelSo
 /** The process's model holder for this source, reporting its identity to the metrics. */
 function modelHolder(source: ModelSource, metrics: Metrics, logger: Logger): ModelHolder {
   return new ModelHolder(source, logger, (info) =>
-    metrics.modelInfo.set({ name: info.name, version: info.version, source: info.source }, 1),
+    metrics.modelInfo.set({ name: info.name, version: info.version, source: info.source, engine: info.engine }, 1),
   );
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { FEATURES } from "../../shared/input/features";
-import { SESSION_OPTIONS } from "../../shared/inference/model";
+import { SESSION_OPTIONS } from "../../shared/inference/engines/onnxruntime-engine";
 import { machineBusySeconds } from "./procs";
 import { median } from "./stats";
 import { reportToParent } from "./child-result";

@@ -4,7 +4,8 @@ import { Batcher } from "./batcher";
 import { WIDTH } from "../input/features";
 import { fail, ok, type Result } from "../http/core";
 import type { Logger } from "../ops/logger";
-import { MAX_ROWS_PER_RUN, SESSION_OPTIONS, type ModelInfo, type ModelSource } from "./model";
+import { SESSION_OPTIONS } from "./engines/onnxruntime-engine";
+import { MAX_ROWS_PER_RUN, type ModelInfo, type ModelSource } from "./model";
 import { loadFromBlob, loadFromFile, type LoadResult, type ModelCard } from "./model-store";
 
 /** Values per row the interval graph reads: the eight features, then the served point (`house_value`). */

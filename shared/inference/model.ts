@@ -1,5 +1,5 @@
-import type { InferenceSession as OrtSession } from "onnxruntime-node";
 import { Batcher } from "./batcher";
+import { openEngine, type EngineChoice, type EngineName } from "./engines/engine";
 import { FEATURES, SEED_HOUSE, WIDTH } from "../input/features";
 import type { Logger } from "../ops/logger";
 import { loadFromBlob, loadFromFile, loadWithRetry, type LoadResult, type ModelArtifact } from "./model-store";
@@ -13,6 +13,8 @@ export interface ModelInfo {
   card: Record<string, unknown>;
   /** Cache key namespace: the version and the sha256 prefix, so a retrained model that keeps its version still misses. */
   cacheNamespace: string;
+  /** What computes the predictions (MODEL_ENGINE); both give the same float32 bits. */
+  engine: EngineName;
 }
 
 const PUBLIC_REASONS: Record<"not_found" | "integrity" | "unreachable", string> = {
@@ -33,11 +35,13 @@ export interface ModelSource {
   timeoutMs: number;
   /** Most rows in one ONNX run (chunking bound). */
   maxRowsPerRun?: number;
+  /** MODEL_ENGINE: compiled trees when the graph allows (auto), or insist on one. */
+  engine?: EngineChoice;
   /** Observes the rows of each ONNX run (metrics). */
   onRun?: (rows: number) => void;
 }
 
-/** A loaded model: one ONNX session behind a dynamic batcher. */
+/** A loaded model: one engine (compiled trees or an onnxruntime session) behind a dynamic batcher. */
 export interface Model {
   info: ModelInfo;
   /** Predicts a float32 [rows, 8] tensor; one output per row. */
@@ -45,25 +49,13 @@ export interface Model {
   close(): Promise<void>;
 }
 
-/** The service's onnxruntime session options (the benches' model ceilings use the same). */
-export const SESSION_OPTIONS: OrtSession.SessionOptions = {
-  // One thread: session.run holds the JS thread anyway, and the second core serves the clients.
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: "sequential",
-  graphOptimizationLevel: "all",
-  // The arena keeps peak buffers for the process's life; without it RSS stays lower and speed is the same here.
-  enableCpuMemArena: false,
-  enableMemPattern: false,
-};
-
-/** Most rows in one ONNX run: 512 rows ≈ 5 ms of the event loop, so small requests wait at most that behind a bulk. */
+/** Most rows in one model run: 512 rows ≈ 5 ms of the event loop, so small requests wait at most that behind a bulk. */
 export const MAX_ROWS_PER_RUN = 512;
 
-/** Creates the onnxruntime session from verified bytes and warms it up. */
+/** Opens the model's engine from verified bytes (compiled trees or onnxruntime, per MODEL_ENGINE) and warms it up. */
 export async function createModel(
   artifact: ModelArtifact,
-  opts: Pick<ModelSource, "maxRowsPerRun" | "onRun"> = {},
+  opts: Pick<ModelSource, "maxRowsPerRun" | "onRun" | "engine"> & { logger?: Logger } = {},
 ): Promise<Model> {
   const featureNames = (artifact.card.features as { name?: unknown }[] | undefined)?.map((f) => f.name);
   if (!featureNames || featureNames.join(",") !== FEATURES.join(",")) {
@@ -71,22 +63,12 @@ export async function createModel(
       `model card features ${JSON.stringify(featureNames)} differ from the service's ${FEATURES.join(",")}`,
     );
   }
-  // Loaded here, not at module scope, so hosts that never predict (and cold start) skip the native addon until needed.
-  const ort = await import("onnxruntime-node");
-  const session: OrtSession = await ort.InferenceSession.create(artifact.onnx, SESSION_OPTIONS);
-  const inputName = session.inputNames[0];
-  const outputName = session.outputNames[0];
-  if (!inputName || !outputName) throw new Error("model has no input or output");
+  const { engine, fallback } = await openEngine(artifact.onnx, WIDTH, opts.engine ?? "auto");
+  if (fallback) opts.logger?.warn("model runs on onnxruntime: the graph is not compiled", { reason: fallback });
 
   const run = async (input: Float32Array, rows: number): Promise<Float32Array> => {
     opts.onRun?.(rows);
-    const tensor = new ort.Tensor("float32", input, [rows, WIDTH]);
-    const result = await session.run({ [inputName]: tensor });
-    const out = result[outputName];
-    if (!out || !(out.data instanceof Float32Array) || out.data.length !== rows) {
-      throw new Error(`model output ${outputName} has an unexpected shape`);
-    }
-    return out.data;
+    return engine.run(input, rows);
   };
 
   const warm = Float32Array.from(FEATURES.map((f) => SEED_HOUSE[f]));
@@ -102,9 +84,10 @@ export async function createModel(
       source: artifact.source,
       card,
       cacheNamespace: `${card.version}:${card.sha256.slice(0, 12)}`,
+      engine: engine.name,
     },
     infer: (input, rows) => batcher.infer(input, rows),
-    close: () => session.release(),
+    close: () => engine.close(),
   };
 }
 
@@ -154,13 +137,13 @@ export class ModelHolder {
     const started = Date.now();
     let model: Model | undefined;
     // Creating the session is part of the retried attempt: bytes that verify but do not load (a card for
-    // other features, a graph onnxruntime rejects) are retried with the same backoff, never given up on.
+    // other features, a graph no engine accepts) are retried with the same backoff, never given up on.
     await loadWithRetry(
       async () => {
         const result = await this.fetch();
         if (!result.ok) return result;
         try {
-          model = await createModel(result.artifact, this.source);
+          model = await createModel(result.artifact, { ...this.source, logger: this.logger });
           return result;
         } catch (err) {
           const message = `not a usable model: ${err instanceof Error ? err.message : String(err)}`;
@@ -189,6 +172,7 @@ export class ModelHolder {
       name: model.info.name,
       version: model.info.version,
       source: model.info.source,
+      engine: model.info.engine,
       load_ms: Date.now() - started,
     });
     this.onReady?.(model.info);

@@ -43,6 +43,12 @@ export const ConfigSchema = z.object({
   MODEL_BLOB_URL: optionalString,
   /** Connection string for the model store (Azurite, local runs); otherwise DefaultAzureCredential is used. */
   AZURE_STORAGE_CONNECTION_STRING: optionalString,
+  /**
+   * What runs the point model: `auto` compiles a tree-ensemble graph into the built-in evaluator (the same float32
+   * results as onnxruntime, ~65 MiB less memory) and falls back to onnxruntime for any other graph;
+   * `compiled` refuses other graphs; `onnxruntime` always uses the ONNX runtime.
+   */
+  MODEL_ENGINE: z.enum(["auto", "compiled", "onnxruntime"]).default("auto"),
   /** Timeout of one model-store download attempt. */
   MODEL_STORE_TIMEOUT_MS: int(100, 600_000, 30_000),
   /** Largest number of houses in one /bulk_predict request. */

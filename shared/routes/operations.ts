@@ -22,11 +22,11 @@ export function operationRoutes(ctx: ServiceContext): Endpoint[] {
         { "retry-after": "5" },
       );
     }
-    const { name, version, source, sha256 } = state.info;
+    const { name, version, source, sha256, engine } = state.info;
     return jsonResponse(200, {
       status: "healthy",
       instance_id: instanceId,
-      model: { name, version, source, sha256 },
+      model: { name, version, source, sha256, engine },
       cache: cacheInfo,
       uptime_seconds: uptime,
     });
@@ -40,7 +40,7 @@ export function operationRoutes(ctx: ServiceContext): Endpoint[] {
         detail: `The model is not loaded: ${state.reason ?? "loading"}`,
       });
     }
-    return jsonResponse(200, { source: state.info.source, card: state.info.card });
+    return jsonResponse(200, { source: state.info.source, engine: state.info.engine, card: state.info.card });
   }
 
   async function prometheus(req: CoreRequest): Promise<CoreResponse> {

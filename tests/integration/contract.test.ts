@@ -310,7 +310,12 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
       expect(r.json()).toMatchObject({
         status: "healthy",
         instance_id: host.service.instanceId,
-        model: { name: "california-housing-gbdt", version: expect.any(String), source: "file:model/model.onnx" },
+        model: {
+          name: "california-housing-gbdt",
+          version: expect.any(String),
+          source: "file:model/model.onnx",
+          engine: "compiled-trees",
+        },
         cache: { backend: "memory", status: "ok" },
       });
     });
@@ -319,7 +324,7 @@ describe.each(["standalone", "functions"] as const)("the %s host", (kind) => {
       const r = await host.send("GET", "/model");
       expect(r.status).toBe(200);
       const card = JSON.parse(readFileSync("model/model.json", "utf8"));
-      expect(r.json()).toEqual({ source: "file:model/model.onnx", card });
+      expect(r.json()).toEqual({ source: "file:model/model.onnx", engine: "compiled-trees", card });
     });
 
     it("serves a repeated prediction from the cache with Cache-Status hit", async () => {

@@ -48,6 +48,7 @@ const INFO: ModelInfo = {
   sha256: "x",
   source: "file:model/model.onnx",
   card: { onnx: { input: { name: "input" }, output: { name: "house_value" } } },
+  engine: "compiled-trees",
   cacheNamespace: "1.0.0:x",
 };
 

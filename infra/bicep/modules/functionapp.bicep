@@ -24,6 +24,9 @@ param instanceMemoryMB int = 2048
 // ---- service configuration (shared/ops/config.ts keys) ----
 param modelBlobUrl string
 param modelStoreTimeoutMs int = 30000
+@description('What runs the point model: auto (compiled trees, onnxruntime for other graphs), compiled or onnxruntime.')
+@allowed(['auto', 'compiled', 'onnxruntime'])
+param modelEngine string = 'auto'
 param maxBatch int = 10000
 param maxBodyBytes int = 4194304
 param maxInflightRows int = 100000
@@ -175,6 +178,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'MODEL_BLOB_URL'
           value: modelBlobUrl
+        }
+        {
+          name: 'MODEL_ENGINE'
+          value: modelEngine
         }
         {
           name: 'MODEL_STORE_TIMEOUT_MS'

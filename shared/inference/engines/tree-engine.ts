@@ -1,0 +1,137 @@
+import type { OnnxGraph } from "../onnx/onnx-graph";
+import { compileFeatureProgram, type Column, type Compiled, type FeatureProgram } from "./feature-program";
+import { compileTreeEnsemble, type TreeEnsemble } from "./tree-ensemble";
+
+/**
+ * A graph of column arithmetic feeding one TreeEnsembleRegressor, evaluated in JavaScript with the same
+ * float32 results as onnxruntime. Rows go through the trees four at a time, tree by tree, so a tree's nodes
+ * stay in the CPU caches across the rows of a run and four independent walks overlap in the pipeline; the
+ * step `kids[2n + (x > t)]` has no branch to mispredict. A row with a NaN feature takes the exact slow walk.
+ */
+export class TreeEngine {
+  private features = new Float32Array(0);
+  private sums = new Float32Array(0);
+
+  private constructor(
+    private readonly program: FeatureProgram,
+    private readonly trees: TreeEnsemble,
+    private readonly inputWidth: number,
+  ) {}
+
+  /** The engine for a graph, or why the graph is outside what it evaluates. */
+  static compile(graph: OnnxGraph, inputWidth: number): Compiled<TreeEngine> {
+    const last = graph.nodes.at(-1);
+    if (!last || last.opType !== "TreeEnsembleRegressor" || last.domain !== "ai.onnx.ml") {
+      return { ok: false, reason: "the graph does not end in an ai.onnx.ml TreeEnsembleRegressor" };
+    }
+    if (graph.outputs.length !== 1 || graph.outputs[0]!.name !== last.outputs[0]) {
+      return { ok: false, reason: "the graph's only output is not the ensemble's" };
+    }
+    if (graph.nodes.slice(0, -1).some((n) => n.opType === "TreeEnsembleRegressor")) {
+      return { ok: false, reason: "more than one tree ensemble" };
+    }
+    const program = compileFeatureProgram(graph, inputWidth, last);
+    if (!program.ok) return program;
+    const trees = compileTreeEnsemble(last, program.value.outputCols.length);
+    if (!trees.ok) return trees;
+    return { ok: true, value: new TreeEngine(program.value, trees.value, inputWidth) };
+  }
+
+  /** Predicts `rows` rows of a row-major float32 [rows, inputWidth] input; one float32 per row. */
+  run(input: Float32Array, rows: number): Float32Array {
+    if (input.length < rows * this.inputWidth) throw new Error("input shorter than rows × width");
+    const width = this.trees.width;
+    if (this.features.length < rows * width) {
+      this.features = new Float32Array(rows * width);
+      this.sums = new Float32Array(rows + 4);
+    }
+    const hasNaN = this.computeFeatures(input, rows);
+    const sums = this.sums;
+    sums.fill(0, 0, rows);
+    if (hasNaN) for (let j = 0; j < rows; j++) sums[j] = this.walkExact(j * width);
+    else this.walkAll(rows);
+    const out = new Float32Array(rows);
+    for (let j = 0; j < rows; j++) out[j] = sums[j]! + this.trees.base;
+    return out;
+  }
+
+  /** The trees' input rows (input columns, then derived ones, in float32); true when any value is NaN. */
+  private computeFeatures(input: Float32Array, rows: number): boolean {
+    const { columns, outputCols } = this.program;
+    const x = this.features;
+    const width = this.trees.width;
+    const inW = this.inputWidth;
+    const scratch = new Float32Array(columns.length);
+    let nan = false;
+    for (let j = 0; j < rows; j++) {
+      for (let c = 0; c < columns.length; c++) scratch[c] = columnValue(columns[c]!, input, j * inW, scratch);
+      for (let k = 0; k < width; k++) {
+        const v = scratch[outputCols[k]!]!;
+        x[j * width + k] = v;
+        if (v !== v) nan = true;
+      }
+    }
+    return nan;
+  }
+
+  /** Every row through every tree: blocks of four rows, then the rest one by one. */
+  private walkAll(rows: number): void {
+    const { roots, firstLeaf, feature: f, threshold: t, kids: k, leafValue: v, width: w } = this.trees;
+    const x = this.features;
+    const sums = this.sums;
+    for (let tree = 0; tree < roots.length; tree++) {
+      const root = roots[tree]!;
+      const leaf = firstLeaf[tree]!;
+      let j = 0;
+      for (; j + 4 <= rows; j += 4) {
+        const d = j * w;
+        let a = root;
+        let b = root;
+        let c = root;
+        let e = root;
+        // A leaf is its own child: walks that reached theirs mark time until all four have.
+        do {
+          a = k[2 * a + +(x[d + f[a]!]! > t[a]!)]!;
+          b = k[2 * b + +(x[d + w + f[b]!]! > t[b]!)]!;
+          c = k[2 * c + +(x[d + 2 * w + f[c]!]! > t[c]!)]!;
+          e = k[2 * e + +(x[d + 3 * w + f[e]!]! > t[e]!)]!;
+        } while (((a - leaf) | (b - leaf) | (c - leaf) | (e - leaf)) < 0);
+        sums[j] = sums[j]! + v[a]!;
+        sums[j + 1] = sums[j + 1]! + v[b]!;
+        sums[j + 2] = sums[j + 2]! + v[c]!;
+        sums[j + 3] = sums[j + 3]! + v[e]!;
+      }
+      for (; j < rows; j++) {
+        const d = j * w;
+        let n = root;
+        while (n < leaf) n = k[2 * n + +(x[d + f[n]!]! > t[n]!)]!;
+        sums[j] = sums[j]! + v[n]!;
+      }
+    }
+  }
+
+  /** One row with onnxruntime's full rule: true child when x <= threshold, or when x is NaN and the node says so. */
+  private walkExact(d: number): number {
+    const { roots, firstLeaf, feature, threshold, kids, nanGoesTrue, leafValue } = this.trees;
+    const x = this.features;
+    let sum = 0;
+    for (let tree = 0; tree < roots.length; tree++) {
+      let n = roots[tree]!;
+      const leaf = firstLeaf[tree]!;
+      while (n < leaf) {
+        const value = x[d + feature[n]!]!;
+        const goTrue = value <= threshold[n]! || (value !== value && nanGoesTrue[n] === 1);
+        n = kids[2 * n + (goTrue ? 0 : 1)]!;
+      }
+      sum = Math.fround(sum + leafValue[n]!);
+    }
+    return sum;
+  }
+}
+
+function columnValue(col: Column, input: Float32Array, at: number, done: Float32Array): number {
+  if ("input" in col) return input[at + col.input]!;
+  const a = done[col.a]!;
+  const b = done[col.b]!;
+  return col.op === "Add" ? a + b : col.op === "Sub" ? a - b : col.op === "Mul" ? a * b : a / b;
+}
