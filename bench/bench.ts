@@ -6,8 +6,9 @@
  *     just built, fresh per run, pinned to one core (`taskset -c <last core>`);
  *   - the HTTP ceiling: bench/ceiling-server.ts (bare node:http, fixed answers of the service's size),
  *     pinned to the same core;
- *   - the model ceiling: onnxruntime-node, one thread, the service's session options, in a child
- *     process pinned to the same core (bench/lib/model-ceiling.ts);
+ *   - the model ceiling: the engine the server runs (MODEL_ENGINE: the compiled trees by default), one
+ *     thread, in a child process pinned to the same core (bench/lib/model-ceiling.ts); onnxruntime-node
+ *     with the service's session options is measured beside it and reported, not used as the ceiling;
  *   - the load generator: wrk (Debian package `wrk`) with bench/lib/load.lua, pinned to another core
  *     with the bench itself; for the latency target, a paced generator of our own (bench/lib/paced.ts).
  *
@@ -28,6 +29,7 @@ import { resolve } from "node:path";
 import { build } from "esbuild";
 import { SEED_BODY } from "./lib/bodies";
 import type { ModelCeiling } from "./lib/model-ceiling";
+import type { EngineName } from "../shared/inference/engines/engine";
 import type { PacedResult, PacedSpec } from "./lib/paced";
 import { choosePinning, pinSelf, type Pinning } from "./lib/pinning";
 import {
@@ -65,6 +67,8 @@ process.argv.forEach((a, i) => {
   SERVER_ENV[kv.slice(0, eq)] = kv.slice(eq + 1);
 });
 const ONLY = argAfter("--only")?.split(",");
+/** The engine the server under test runs (shared/inference/engines/engine.ts); the model ceiling runs the same. */
+const SERVICE_ENGINE: EngineName = SERVER_ENV.MODEL_ENGINE === "onnxruntime" ? "onnxruntime" : "compiled-trees";
 const COMMAND = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ");
 const S = QUICK
   ? { durationS: 3, pairs: 1, warmupS: 1, coldRuns: 3, rounds: 3, roundMs: 200, pacedS: 4, healthS: 3, quietS: 5 }
@@ -240,8 +244,8 @@ async function quiet(): Promise<number> {
   });
 }
 
-/** The model ceiling, in a child process on the server's core. */
-async function modelCeiling(ctx: Ctx): Promise<ModelCeiling[]> {
+/** The model ceiling of one engine, in a child process on the server's core. */
+async function modelCeiling(ctx: Ctx, engine: EngineName): Promise<ModelCeiling[]> {
   const script = await bundle("bench/lib/model-ceiling.ts", "model-ceiling.js");
   const cases = [
     { batch: 1 },
@@ -251,7 +255,7 @@ async function modelCeiling(ctx: Ctx): Promise<ModelCeiling[]> {
     { batch: 10_000, chunk: MAX_ROWS_PER_RUN },
   ];
   await quiet();
-  const spec = JSON.stringify({ cases, rounds: S.rounds, roundMs: S.roundMs });
+  const spec = JSON.stringify({ cases, engine, rounds: S.rounds, roundMs: S.roundMs });
   return runJsonChild<ModelCeiling[]>(ctx.pin.server, script, [], { BENCH_MODEL_CEILING: spec });
 }
 
@@ -322,8 +326,8 @@ function ceilingCpuPerReq(w: Workload, model: ModelCeiling[], http?: WrkRun): nu
 
 const CEILING_NAME: Record<Workload["ceiling"], string> = {
   http: "bare node:http, same core, same load",
-  "model-1000": "model, batch 1,000, 1 thread, same core",
-  "model-10000": "model, batch 10,000, 1 thread, same core",
+  "model-1000": `model (${SERVICE_ENGINE}), batch 1,000, 1 thread, same core`,
+  "model-10000": `model (${SERVICE_ENGINE}), batch 10,000, 1 thread, same core`,
   mixed: "bare node:http (same mix) + model (batch 1,000) time, in series, same core",
 };
 
@@ -475,9 +479,15 @@ async function main(): Promise<void> {
   const ctx: Ctx = { pin, rowsFile };
   const workloads = WORKLOADS.filter((w) => !ONLY || ONLY.includes(w.id));
 
-  log("model ceiling (onnxruntime-node, 1 thread, on the server's core)");
-  const model = await modelCeiling(ctx);
+  log(`model ceiling (${SERVICE_ENGINE}, 1 thread, on the server's core)`);
+  const model = await modelCeiling(ctx, SERVICE_ENGINE);
   for (const m of model) log(`  batch ${m.batch} (runs of ${m.runRows}): ${fmtNum(m.rowsPerS)} rows/s`);
+  let modelOrt: ModelCeiling[] | undefined;
+  if (SERVICE_ENGINE !== "onnxruntime") {
+    log("the same model in onnxruntime-node (reported beside it, not a ceiling)");
+    modelOrt = await modelCeiling(ctx, "onnxruntime");
+    for (const m of modelOrt) log(`  batch ${m.batch} (runs of ${m.runRows}): ${fmtNum(m.rowsPerS)} rows/s`);
+  }
   log("cold start");
   const cold = ONLY ? undefined : await coldStarts();
 
@@ -522,6 +532,8 @@ async function main(): Promise<void> {
     bundleSha,
     gitCommit: gitCommit(),
     model,
+    modelEngine: SERVICE_ENGINE,
+    modelOnnxruntime: modelOrt,
     cold,
     results,
     paced: pacedRun,

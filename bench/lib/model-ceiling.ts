@@ -1,13 +1,13 @@
 /**
- * The model ceiling: rows/s of model/model.onnx in onnxruntime-node in this process, one intra-op
- * thread and the service's session options, no HTTP, JSON, validation or cache. Same method as
- * bench/model-bench.ts: warm-up calls, then the median of timed rounds.
+ * The model ceiling: rows/s of model/model.onnx on one thread in this process, run by one engine (the
+ * compiled trees the service runs by default, or onnxruntime-node with the service's session options), no
+ * HTTP, JSON, validation or cache. Same method as bench/model-bench.ts: warm-up calls, then the median of
+ * timed rounds.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import * as ort from "onnxruntime-node";
 import { FEATURES } from "../../shared/input/features";
-import { SESSION_OPTIONS } from "../../shared/inference/engines/onnxruntime-engine";
+import { openEngine, type EngineName } from "../../shared/inference/engines/engine";
 import { machineBusySeconds } from "./procs";
 import { median } from "./stats";
 import { reportToParent } from "./child-result";
@@ -46,6 +46,7 @@ function rows(count: number): Float32Array {
 export async function measureModelCeiling(
   cases: readonly { batch: number; chunk?: number }[],
   opts: {
+    engine: EngineName;
     rounds: number;
     roundMs: number;
     /** A case during which other processes used more cores than this is measured again (up to `retries`). */
@@ -53,9 +54,8 @@ export async function measureModelCeiling(
     retries?: number;
   },
 ): Promise<ModelCeiling[]> {
-  const session = await ort.InferenceSession.create(resolve("model/model.onnx"), SESSION_OPTIONS);
-  const input = session.inputNames[0]!;
-  const output = session.outputNames[0]!;
+  const bytes = readFileSync(resolve("model/model.onnx"));
+  const { engine } = await openEngine(bytes, WIDTH, opts.engine === "onnxruntime" ? "onnxruntime" : "compiled");
   const maxBatch = Math.max(...cases.map((c) => c.batch));
   const pool = rows(Math.max(maxBatch * 4, 16_384));
   const poolRows = pool.length / WIDTH;
@@ -70,8 +70,8 @@ export async function measureModelCeiling(
         for (let done = 0; done < batch; done += runRows) {
           const n = Math.min(runRows, batch - done);
           const data = pool.subarray((offset + done) * WIDTH, (offset + done + n) * WIDTH);
-          const out = await session.run({ [input]: new ort.Tensor("float32", data, [n, WIDTH]) });
-          if (out[output]?.data.length !== n) throw new Error("unexpected output length");
+          const out = await engine.run(data, n);
+          if (out.length !== n) throw new Error("unexpected output length");
         }
         offset += batch;
       };
@@ -111,21 +111,22 @@ export async function measureModelCeiling(
       });
     }
   } finally {
-    await session.release();
+    await engine.close();
   }
   return results;
 }
 
 /**
  * As a child process of the bench (bundled, pinned to the server's core like the server itself):
- * BENCH_MODEL_CEILING='{"cases":[…],"rounds":5,"roundMs":400}' node model-ceiling.js → one JSON line.
+ * BENCH_MODEL_CEILING='{"cases":[…],"engine":"compiled-trees","rounds":5,"roundMs":400}' node model-ceiling.js → one JSON line.
  */
 const childSpec = process.env.BENCH_MODEL_CEILING;
 if (childSpec) {
-  const { cases, rounds, roundMs } = JSON.parse(childSpec) as {
+  const { cases, engine, rounds, roundMs } = JSON.parse(childSpec) as {
     cases: { batch: number; chunk?: number }[];
+    engine: EngineName;
     rounds: number;
     roundMs: number;
   };
-  reportToParent(measureModelCeiling(cases, { rounds, roundMs }));
+  reportToParent(measureModelCeiling(cases, { engine, rounds, roundMs }));
 }

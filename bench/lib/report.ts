@@ -58,6 +58,10 @@ export interface ReportInput {
   bundleSha: string;
   gitCommit: string;
   model: ModelCeiling[];
+  /** The engine of the model ceiling (the one the server runs). */
+  modelEngine: string;
+  /** The same cases in onnxruntime-node when the server runs another engine: reported, not a ceiling. */
+  modelOnnxruntime?: ModelCeiling[];
   cold?: { runs_ms: number[]; median_ms: number; rss_after_first_predict: number[] };
   results: { w: Workload; chosen: Pair; pairs: Pair[] }[];
   paced?: { result: PacedResult; peakRss: number; cpu: number; cpuPerReqUs: number; otherOnServerCore?: number };
@@ -350,7 +354,8 @@ export function report(input: ReportInput): void {
     targets,
     table_markdown: table,
     runs_markdown: runs,
-    model_ceiling: input.model,
+    model_ceiling: { engine: input.modelEngine, cases: input.model },
+    ...(input.modelOnnxruntime ? { model_in_onnxruntime: input.modelOnnxruntime } : {}),
     http_ceiling_peak_rss_bytes: input.ceilingRss,
     workloads: input.results.map(({ w, chosen, pairs }) => ({
       id: w.id,
