@@ -56,6 +56,33 @@ describe("protobuf reader", () => {
     expect(floats).toEqual([1.5, -2.25, 0.5]);
   });
 
+  it("reads a run of one-value fields (proto2's unpacked lists) up to the first field of another number", () => {
+    const run = [
+      ...[1n, 200n, -3n].flatMap((v) => [...tag(8, WIRE.VARINT), ...varint(v)]),
+      ...[0.25, 4].flatMap((v) => [...tag(7, WIRE.FIXED32), ...float32(v)]),
+      ...tag(3, WIRE.VARINT),
+      ...varint(9n),
+      ...[...tag(8, WIRE.VARINT), ...varint(7n)],
+    ];
+    const r = new ProtobufReader(Uint8Array.from(run));
+    const ints: number[] = [];
+    const floats: number[] = [];
+    const others: number[] = [];
+    for (let f = r.next(); f; f = r.next()) {
+      if (f.no === 8) r.varints(f, ints);
+      else if (f.no === 7) r.floats(f, floats);
+      else others.push(f.value);
+    }
+    expect([ints, floats, others]).toEqual([[1, 200, -3, 7], [0.25, 4], [9]]);
+  });
+
+  it("throws on a run of one-value floats cut short", () => {
+    const r = new ProtobufReader(
+      Uint8Array.from([...tag(7, WIRE.FIXED32), ...float32(1), ...tag(7, WIRE.FIXED32), 0, 0]),
+    );
+    expect(() => r.floats(r.next()!, [])).toThrow(/protobuf/);
+  });
+
   it.each([
     ["a truncated varint", [...tag(1, WIRE.VARINT), 0x80]],
     ["a field running past the end", [...tag(1, WIRE.BYTES), 10, 1, 2]],

@@ -151,6 +151,19 @@ describe("compiled tree engine against onnxruntime", () => {
     expect(differing(engine.run(mixed, 9), await onnxruntime(mixed, 9))).toEqual([]);
   });
 
+  it("gives the same bits when node ids are sparse (ids far apart, looked up through a map)", async () => {
+    const graph = readOnnxModel(MODEL);
+    const t = graph.nodes.at(-1)!.attributes;
+    for (const k of ["nodes_nodeids", "nodes_truenodeids", "nodes_falsenodeids", "target_nodeids"]) {
+      const ids = t.get(k)!.ints;
+      ids.forEach((id, i) => (ids[i] = id * 5_000 + 3));
+    }
+    const sparse = compile(graph);
+    const n = 1000;
+    const input = pool.subarray(0, n * WIDTH);
+    expect(differing(sparse.run(input, n), await onnxruntime(input, n))).toEqual([]);
+  });
+
   it("returns a fresh array per run, so a caller may keep one while the next run happens", () => {
     const a = engine.run(pool.subarray(0, 2 * WIDTH), 2);
     const copy = Float32Array.from(a);

@@ -6,7 +6,8 @@ import { compileTreeEnsemble, type TreeEnsemble } from "./tree-ensemble";
  * A graph of column arithmetic feeding one TreeEnsembleRegressor, evaluated in JavaScript with the same
  * float32 results as onnxruntime. Rows go through the trees four at a time, tree by tree, so a tree's nodes
  * stay in the CPU caches across the rows of a run and four independent walks overlap in the pipeline; the
- * step `kids[2n + (x > t)]` has no branch to mispredict. A row with a NaN feature takes the exact slow walk.
+ * rows left over (all of a run of one to three) go through four trees at a time instead. The step
+ * `kids[2n + (x > t)]` has no branch to mispredict. A run with a NaN feature takes the exact slow walk.
  */
 export class TreeEngine {
   private features = new Float32Array(0);
@@ -74,16 +75,15 @@ export class TreeEngine {
     return nan;
   }
 
-  /** Every row through every tree: blocks of four rows, then the rest one by one. */
+  /** Every row through every tree: blocks of four rows tree by tree, then the rest (under four) row by row. */
   private walkAll(rows: number): void {
-    const { roots, firstLeaf, feature: f, threshold: t, kids: k, leafValue: v, width: w } = this.trees;
+    const { roots, firstLeaf: leaf, feature: f, threshold: t, kids: k, leafValue: v, width: w } = this.trees;
     const x = this.features;
     const sums = this.sums;
-    for (let tree = 0; tree < roots.length; tree++) {
+    const blocked = rows - (rows % 4);
+    for (let tree = 0; tree < roots.length && blocked > 0; tree++) {
       const root = roots[tree]!;
-      const leaf = firstLeaf[tree]!;
-      let j = 0;
-      for (; j + 4 <= rows; j += 4) {
+      for (let j = 0; j < blocked; j += 4) {
         const d = j * w;
         let a = root;
         let b = root;
@@ -101,23 +101,45 @@ export class TreeEngine {
         sums[j + 2] = sums[j + 2]! + v[c]!;
         sums[j + 3] = sums[j + 3]! + v[e]!;
       }
-      for (; j < rows; j++) {
-        const d = j * w;
-        let n = root;
-        while (n < leaf) n = k[2 * n + +(x[d + f[n]!]! > t[n]!)]!;
-        sums[j] = sums[j]! + v[n]!;
-      }
     }
+    for (let j = blocked; j < rows; j++) sums[j] = this.walkRow(j * w);
+  }
+
+  /** One row through every tree, four trees at a time (four independent walks), summed in tree order. */
+  private walkRow(d: number): number {
+    const { roots, firstLeaf: leaf, feature: f, threshold: t, kids: k, leafValue: v } = this.trees;
+    const x = this.features;
+    const trees = roots.length;
+    let sum = 0;
+    let tree = 0;
+    for (; tree + 4 <= trees; tree += 4) {
+      let a = roots[tree]!;
+      let b = roots[tree + 1]!;
+      let c = roots[tree + 2]!;
+      let e = roots[tree + 3]!;
+      do {
+        a = k[2 * a + +(x[d + f[a]!]! > t[a]!)]!;
+        b = k[2 * b + +(x[d + f[b]!]! > t[b]!)]!;
+        c = k[2 * c + +(x[d + f[c]!]! > t[c]!)]!;
+        e = k[2 * e + +(x[d + f[e]!]! > t[e]!)]!;
+      } while (((a - leaf) | (b - leaf) | (c - leaf) | (e - leaf)) < 0);
+      sum = Math.fround(Math.fround(Math.fround(Math.fround(sum + v[a]!) + v[b]!) + v[c]!) + v[e]!);
+    }
+    for (; tree < trees; tree++) {
+      let n = roots[tree]!;
+      while (n < leaf) n = k[2 * n + +(x[d + f[n]!]! > t[n]!)]!;
+      sum = Math.fround(sum + v[n]!);
+    }
+    return sum;
   }
 
   /** One row with onnxruntime's full rule: true child when x <= threshold, or when x is NaN and the node says so. */
   private walkExact(d: number): number {
-    const { roots, firstLeaf, feature, threshold, kids, nanGoesTrue, leafValue } = this.trees;
+    const { roots, firstLeaf: leaf, feature, threshold, kids, nanGoesTrue, leafValue } = this.trees;
     const x = this.features;
     let sum = 0;
     for (let tree = 0; tree < roots.length; tree++) {
       let n = roots[tree]!;
-      const leaf = firstLeaf[tree]!;
       while (n < leaf) {
         const value = x[d + feature[n]!]!;
         const goTrue = value <= threshold[n]! || (value !== value && nanGoesTrue[n] === 1);

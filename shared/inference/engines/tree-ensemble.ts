@@ -7,15 +7,16 @@ import type { Compiled } from "./feature-program";
  * value added last; a node sends a row to its true child when `x <= threshold`, and a NaN feature to the
  * child its `nodes_missing_value_tracks_true` flag names. Anything beyond that subset is unsupported.
  *
- * Layout, per tree: its internal nodes, then its leaves, in flat typed arrays. `kids[2n]` is node n's true
- * child, `kids[2n + 1]` its false child; a leaf is its own child, so a walk can step past its leaf.
+ * Layout: the internal nodes of every tree (tree after tree, each breadth first), then all leaves, in flat
+ * typed arrays. `kids[2n]` is node n's true child, `kids[2n + 1]` its false child; a leaf is its own child,
+ * so a walk can step past its leaf, and one comparison (`n < firstLeaf`) tells whether a walk is done.
  */
 export interface TreeEnsemble {
   /** Columns the trees read (features of the input plus derived ones). */
   width: number;
   roots: Int32Array;
-  /** Per tree: the index of its first leaf (every node below it in the tree is internal). */
-  firstLeaf: Int32Array;
+  /** Every node below this index is internal, every one from it on a leaf. */
+  firstLeaf: number;
   feature: Uint8Array;
   threshold: Float32Array;
   kids: Int32Array;
@@ -58,6 +59,7 @@ export function compileTreeEnsemble(node: OnnxNode, width: number): Compiled<Tre
   }
   const baseValues = attr("base_values")?.floats ?? [];
   if (baseValues.length > 1) return { ok: false, reason: "more than one base value" };
+  if (width > 256) return { ok: false, reason: `${width} columns (the layout indexes at most 256)` };
   const nodes = readNodes(attr, width);
   if (typeof nodes === "string") return { ok: false, reason: nodes };
   const leaves = readLeaves(attr, nodes);
@@ -74,12 +76,48 @@ interface NodeTable {
   trueId: number[];
   falseId: number[];
   nanTrue: number[];
-  /** Row of each (tree, node id), keyed by nodeKey. */
-  index: Map<number, number>;
+  index: NodeIndex;
 }
 
-/** One number per (tree, node id); ids are checked to be below 2^20 and trees below 2^32. */
-const nodeKey = (tree: number, id: number): number => tree * 1_048_576 + id;
+/**
+ * The row of each (tree, node id): a dense table when trees × ids is small (converters number nodes 0, 1, …
+ * per tree), a Map otherwise. Load time matters: this runs in every cold start.
+ */
+class NodeIndex {
+  private readonly dense: Int32Array | undefined;
+  private readonly sparse = new Map<number, number>();
+  private readonly minTree: number;
+  private readonly ids: number;
+
+  constructor(tree: number[], id: number[]) {
+    let [minTree, maxTree, maxId] = [Infinity, -Infinity, 0];
+    for (let i = 0; i < tree.length; i++) {
+      minTree = Math.min(minTree, tree[i]!);
+      maxTree = Math.max(maxTree, tree[i]!);
+      maxId = Math.max(maxId, id[i]!);
+    }
+    this.minTree = minTree;
+    this.ids = maxId + 1;
+    const size = tree.length === 0 ? 0 : (maxTree - minTree + 1) * this.ids;
+    this.dense = size <= 4 * tree.length + 4096 ? new Int32Array(size).fill(-1) : undefined;
+  }
+
+  get(tree: number, id: number): number | undefined {
+    if (!this.dense) return this.sparse.get(tree * 1_048_576 + id);
+    const t = tree - this.minTree;
+    if (!(id >= 0 && id < this.ids && t >= 0)) return undefined;
+    const row = this.dense[t * this.ids + id];
+    return row === undefined || row < 0 ? undefined : row;
+  }
+
+  /** Records a row; false if the (tree, id) was already there. */
+  set(tree: number, id: number, row: number): boolean {
+    if (this.get(tree, id) !== undefined) return false;
+    if (this.dense) this.dense[(tree - this.minTree) * this.ids + id] = row;
+    else this.sparse.set(tree * 1_048_576 + id, row);
+    return true;
+  }
+}
 
 function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: number): NodeTable | string {
   const ints = (name: string): number[] => attr(name)?.ints ?? [];
@@ -94,7 +132,7 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
     trueId: ints("nodes_truenodeids"),
     falseId: ints("nodes_falsenodeids"),
     nanTrue: ints("nodes_missing_value_tracks_true"),
-    index: new Map(),
+    index: new NodeIndex([], []),
   };
   if (n === 0) return "the ensemble has no nodes";
   if (t.nanTrue.length === 0) t.nanTrue = new Array<number>(n).fill(0);
@@ -103,11 +141,15 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
   const mode = modes.find((m) => m !== "LEAF" && m !== "BRANCH_LEQ");
   if (mode) return `node mode ${mode} is not supported`;
   for (let i = 0; i < n; i++) {
-    const [tree, id] = [t.tree[i]!, t.id[i]!];
+    const tree = t.tree[i]!;
+    const id = t.id[i]!;
     if (!(id >= 0 && id < 1_048_576 && tree >= 0 && tree < 2 ** 32)) return `node ${tree}:${id} has an id out of range`;
-    const key = nodeKey(tree, id);
-    if (t.index.has(key)) return `node ${tree}:${id} appears twice`;
-    t.index.set(key, i);
+  }
+  t.index = new NodeIndex(t.tree, t.id);
+  for (let i = 0; i < n; i++) {
+    const tree = t.tree[i]!;
+    const id = t.id[i]!;
+    if (!t.index.set(tree, id, i)) return `node ${tree}:${id} appears twice`;
     if (t.isLeaf[i]) continue;
     if (!(t.feature[i]! >= 0 && t.feature[i]! < width))
       return `node ${tree}:${id} reads feature ${t.feature[i]} of ${width}`;
@@ -116,18 +158,20 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
   return t;
 }
 
-/** One weight per leaf, as a float32. */
-function readLeaves(attr: (name: string) => OnnxAttribute | undefined, t: NodeTable): Map<number, number> | string {
+/** One weight per leaf, as a float32, by node-table row (NaN: no weight listed, so the leaf adds 0). */
+function readLeaves(attr: (name: string) => OnnxAttribute | undefined, t: NodeTable): Float64Array | string {
   const trees = attr("target_treeids")?.ints ?? [];
   const ids = attr("target_nodeids")?.ints ?? [];
   const weights = attr("target_weights")?.floats ?? [];
   if (trees.length !== ids.length || ids.length !== weights.length) return "target attributes of different lengths";
-  const leaves = new Map<number, number>();
+  const leaves = new Float64Array(t.tree.length).fill(NaN);
   for (let i = 0; i < ids.length; i++) {
-    const row = t.index.get(nodeKey(trees[i]!, ids[i]!));
+    const row = t.index.get(trees[i]!, ids[i]!);
     if (row === undefined || !t.isLeaf[row]) return `target ${trees[i]}:${ids[i]} is not a leaf`;
-    if (leaves.has(row)) return `leaf ${trees[i]}:${ids[i]} has more than one weight`;
-    leaves.set(row, Math.fround(weights[i]!));
+    if (!Number.isNaN(leaves[row])) return `leaf ${trees[i]}:${ids[i]} has more than one weight`;
+    const weight = Math.fround(weights[i]!);
+    if (Number.isNaN(weight)) return `leaf ${trees[i]}:${ids[i]} has a NaN weight`;
+    leaves[row] = weight;
   }
   return leaves;
 }
@@ -136,7 +180,7 @@ function readLeaves(attr: (name: string) => OnnxAttribute | undefined, t: NodeTa
  * Trees in the order their runs of nodes appear, each rooted at its first node: how onnxruntime finds roots
  * and the order it adds trees in. A tree whose nodes are not one run is refused.
  */
-function layOut(t: NodeTable, leaves: Map<number, number>, width: number, base: number): Compiled<TreeEnsemble> {
+function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number): Compiled<TreeEnsemble> {
   const runs: { tree: number; root: number }[] = [];
   const seen = new Set<number>();
   for (let row = 0; row < t.tree.length; row++) {
@@ -146,71 +190,71 @@ function layOut(t: NodeTable, leaves: Map<number, number>, width: number, base: 
     seen.add(tree);
     runs.push({ tree, root: row });
   }
-  const out = {
-    feature: [] as number[],
-    threshold: [] as number[],
-    kids: [] as number[],
-    nan: [] as number[],
-    value: [] as number[],
-  };
-  const roots: number[] = [];
-  const firstLeaf: number[] = [];
+  const placed = { internal: [] as number[], leaves: [] as number[], roots: [] as number[] };
+  const kidRows = new Int32Array(2 * t.tree.length);
+  const visited = new Uint8Array(t.tree.length);
   for (const { tree, root } of runs) {
-    const placed = placeTree(t, tree, root);
-    if (typeof placed === "string") return { ok: false, reason: placed };
-    const start = out.feature.length;
-    roots.push(start);
-    firstLeaf.push(start + placed.internal.length);
-    const slot = new Map<number, number>();
-    [...placed.internal, ...placed.leaves].forEach((row, k) => slot.set(row, start + k));
-    for (const row of [...placed.internal, ...placed.leaves]) {
-      const me = slot.get(row)!;
-      const leaf = t.isLeaf[row]!;
-      out.feature.push(leaf ? 0 : t.feature[row]!);
-      out.threshold.push(leaf ? 0 : t.threshold[row]!);
-      out.nan.push(leaf ? 0 : t.nanTrue[row] ? 1 : 0);
-      out.value.push(leaf ? (leaves.get(row) ?? 0) : 0);
-      const kidOf = (id: number): number => slot.get(t.index.get(nodeKey(tree, id))!)!;
-      out.kids.push(leaf ? me : kidOf(t.trueId[row]!), leaf ? me : kidOf(t.falseId[row]!));
+    const refusal = placeTree(t, tree, root, visited, kidRows, placed);
+    if (refusal) return { ok: false, reason: refusal };
+  }
+  // Slots: every tree's internal nodes (tree after tree), then every tree's leaves.
+  const slot = new Int32Array(t.tree.length);
+  const order = placed.internal.concat(placed.leaves);
+  for (let s = 0; s < order.length; s++) slot[order[s]!] = s;
+  const n = order.length;
+  const [feature, threshold, kids] = [new Uint8Array(n), new Float32Array(n), new Int32Array(2 * n)];
+  const [nanGoesTrue, leafValue] = [new Uint8Array(n), new Float32Array(n)];
+  const firstLeaf = placed.internal.length;
+  for (let s = 0; s < n; s++) {
+    const row = order[s]!;
+    if (s < firstLeaf) {
+      feature[s] = t.feature[row]!;
+      threshold[s] = t.threshold[row]!;
+      nanGoesTrue[s] = t.nanTrue[row] ? 1 : 0;
+      kids[2 * s] = slot[kidRows[2 * row]!]!;
+      kids[2 * s + 1] = slot[kidRows[2 * row + 1]!]!;
+    } else {
+      kids[2 * s] = kids[2 * s + 1] = s;
+      leafValue[s] = Number.isNaN(leaves[row]) ? 0 : leaves[row]!;
     }
   }
-  return {
-    ok: true,
-    value: {
-      width,
-      base,
-      roots: Int32Array.from(roots),
-      firstLeaf: Int32Array.from(firstLeaf),
-      feature: Uint8Array.from(out.feature),
-      threshold: Float32Array.from(out.threshold),
-      kids: Int32Array.from(out.kids),
-      nanGoesTrue: Uint8Array.from(out.nan),
-      leafValue: Float32Array.from(out.value),
-    },
-  };
+  const roots = Int32Array.from(placed.roots, (row) => slot[row]!);
+  return { ok: true, value: { width, base, firstLeaf, roots, feature, threshold, kids, nanGoesTrue, leafValue } };
 }
 
-/** A tree's rows (node table indices) reached from its root, internal ones first; refuses cycles and dangling ids. */
-function placeTree(t: NodeTable, tree: number, root: number): { internal: number[]; leaves: number[] } | string {
-  const internal: number[] = [];
-  const leaves: number[] = [];
-  const visited = new Set<number>();
+/**
+ * Appends a tree's rows (node-table indices) reached from its root, breadth first, to `placed` (internal rows
+ * and leaves apart) and records each internal row's two child rows in `kidRows`. Returns why the rows are not
+ * a tree (a node reached twice, a child that does not exist), or undefined.
+ */
+function placeTree(
+  t: NodeTable,
+  tree: number,
+  root: number,
+  visited: Uint8Array,
+  kidRows: Int32Array,
+  placed: { internal: number[]; leaves: number[]; roots: number[] },
+): string | undefined {
+  placed.roots.push(root);
   // Breadth first: the top levels, which every row walks, sit together in memory.
   const queue = [root];
   for (let at = 0; at < queue.length; at++) {
     const row = queue[at]!;
-    if (visited.has(row)) return `tree ${tree} is not a tree (node ${t.id[row]} reached twice)`;
-    visited.add(row);
+    if (visited[row]) return `tree ${tree} is not a tree (node ${t.id[row]} reached twice)`;
+    visited[row] = 1;
     if (t.isLeaf[row]) {
-      leaves.push(row);
+      placed.leaves.push(row);
       continue;
     }
-    internal.push(row);
-    for (const id of [t.trueId[row]!, t.falseId[row]!]) {
-      const kid = t.index.get(nodeKey(tree, id));
-      if (kid === undefined) return `tree ${tree}: node ${t.id[row]} points to a missing node ${id}`;
-      queue.push(kid);
+    placed.internal.push(row);
+    const yes = t.index.get(tree, t.trueId[row]!);
+    const no = t.index.get(tree, t.falseId[row]!);
+    if (yes === undefined || no === undefined) {
+      return `tree ${tree}: node ${t.id[row]} points to a missing node ${yes === undefined ? t.trueId[row] : t.falseId[row]}`;
     }
+    kidRows[2 * row] = yes;
+    kidRows[2 * row + 1] = no;
+    queue.push(yes, no);
   }
-  return { internal, leaves };
+  return undefined;
 }

@@ -116,7 +116,7 @@ function readAttribute(r: ProtobufReader): OnnxAttribute {
     else if (f.no === 5 && f.wire === WIRE.BYTES) a.t = readTensor(r.sub(f));
     else if (f.no === 7) r.floats(f, a.floats);
     else if (f.no === 8) r.varints(f, a.ints);
-    else if (f.no === 9 && f.wire === WIRE.BYTES) a.strings.push(r.string(f));
+    else if (f.no === 9 && f.wire === WIRE.BYTES) r.strings(f, a.strings);
   }
   return a;
 }

@@ -64,6 +64,35 @@ export class ProtobufReader {
     return UTF8.decode(this.bytes.subarray(field.value, field.end));
   }
 
+  /**
+   * A repeated string field: `first` and the fields of the same number right after it, read in one go. A
+   * string whose bytes equal one of the last few is that string again, not a new one (a tree ensemble lists a
+   * node mode per node: tens of thousands of "LEAF" and "BRANCH_LEQ", read in every cold start).
+   */
+  strings(first: Field, into: string[]): void {
+    const seen: { start: number; end: number; text: string }[] = [];
+    const tag = first.no * 8 + WIRE.BYTES;
+    let { value: start, end } = first;
+    for (;;) {
+      let text = seen.find((s) => this.sameBytes(s.start, s.end, start, end))?.text;
+      if (text === undefined) {
+        text = UTF8.decode(this.bytes.subarray(start, end));
+        if (seen.unshift({ start, end, text }) > 4) seen.pop();
+      }
+      into.push(text);
+      if (!this.nextIs(tag)) return;
+      const length = this.varint();
+      start = this.skip(length);
+      end = this.pos;
+    }
+  }
+
+  private sameBytes(a: number, aEnd: number, b: number, bEnd: number): boolean {
+    if (aEnd - a !== bEnd - b) return false;
+    for (let i = 0; i < aEnd - a; i++) if (this.bytes[a + i] !== this.bytes[b + i]) return false;
+    return true;
+  }
+
   float32(field: Field): number {
     return this.view.getFloat32(field.value, true);
   }
@@ -72,24 +101,37 @@ export class ProtobufReader {
     return this.view.getFloat64(field.value, true);
   }
 
-  /** A repeated varint field, packed (proto3's default) or one value per field. */
+  /**
+   * A repeated varint field: packed (one BYTES field), or one field per value as onnx.proto's proto2 fields are
+   * written — then the run of same-numbered fields right after `field` is read here too, without a Field each
+   * (a tree ensemble has hundreds of thousands, read in every cold start).
+   */
   varints(field: Field, into: number[]): void {
     if (field.wire === WIRE.VARINT) {
       into.push(field.value);
+      while (this.nextIs(field.no * 8 + WIRE.VARINT)) into.push(this.varint());
       return;
     }
     const r = this.sub(field);
     while (r.pos < r.end) into.push(r.varint());
   }
 
-  /** A repeated float field, packed or one value per field. */
+  /** A repeated float field: packed, or one field per value (the run after `field` read here, as varints()). */
   floats(field: Field, into: number[]): void {
     if (field.wire === WIRE.FIXED32) {
       into.push(this.float32(field));
+      while (this.nextIs(field.no * 8 + WIRE.FIXED32)) into.push(this.view.getFloat32(this.skip(4), true));
       return;
     }
     if ((field.end - field.value) % 4 !== 0) throw new Error("protobuf: packed floats of a length not divisible by 4");
     for (let at = field.value; at < field.end; at += 4) into.push(this.view.getFloat32(at, true));
+  }
+
+  /** Consumes the next field's tag if it is `tag` (one-byte tags: field numbers below 16, all ONNX needs). */
+  private nextIs(tag: number): boolean {
+    if (tag >= 128 || this.pos >= this.end || this.bytes[this.pos] !== tag) return false;
+    this.pos++;
+    return true;
   }
 
   /** A varint as a number: int64 values are read as two's complement (so -1 is -1), exact up to 2^53. */
