@@ -84,7 +84,12 @@ export function createMetrics() {
       ["backend", "op"],
     ),
     cacheCircuit: gauge("cache_circuit_open", "1 while the cache backend's circuit breaker is open", ["backend"]),
-    modelInfo: gauge("model_info", "The model served (value 1) and the engine that runs it", ["name", "version", "source", "engine"]),
+    modelInfo: gauge("model_info", "The model served (value 1) and the engine that runs it", [
+      "name",
+      "version",
+      "source",
+      "engine",
+    ]),
     rateLimit: hotCounter(
       "rate_limit_decisions_total",
       "Rate limit decisions (failed_open: the limiter backend failed and the request was let through)",
