@@ -64,7 +64,9 @@ export interface ReportInput {
   modelOnnxruntime?: ModelCeiling[];
   cold?: { runs_ms: number[]; median_ms: number; rss_after_first_predict: number[] };
   results: { w: Workload; chosen: Pair; pairs: Pair[] }[];
-  paced?: { result: PacedResult; peakRss: number; cpu: number; cpuPerReqUs: number; otherOnServerCore?: number };
+  /** The paced run with the median p99 of `pacedRuns` (each on a fresh server). */
+  paced?: PacedRun;
+  pacedRuns: PacedRun[];
   pacedFraction: number;
   health?: { idle: WrkRun; loaded: WrkRun; bulk: WrkRun; peakRss: number };
   ceilingRss: number;
@@ -172,6 +174,15 @@ function throughputRows(input: ReportInput, targets: Target[]): string[][] {
   });
 }
 
+type PacedRun = { result: PacedResult; peakRss: number; cpu: number; cpuPerReqUs: number; otherOnServerCore?: number };
+
+/** "2.86 ms (2.01–75.8)": the median run's p99 and the range over all runs, when there were several. */
+function pacedP99(input: ReportInput): string {
+  const p99s = input.pacedRuns.map((r) => r.result.latency.p99);
+  const own = fmtMs(input.paced!.result.latency.p99);
+  return p99s.length > 1 ? `${own} (${fmtMs(Math.min(...p99s))}–${fmtMs(Math.max(...p99s))})` : own;
+}
+
 /** Rows of the paced run, /health, cold start and RSS, with their targets. */
 function otherRows(input: ReportInput, targets: Target[]): string[][] {
   const rows: string[][] = [];
@@ -180,7 +191,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
   if (p) {
     const r = p.result;
     const pass = r.latency.p99 <= 5 && r.errors + r.non2xx === 0;
-    targets.push({ name: "paced /predict p99", target: "≤ 5 ms", value: fmtMs(r.latency.p99), pass });
+    targets.push({ name: "paced /predict p99", target: "≤ 5 ms", value: pacedP99(input), pass });
     rows.push([
       `paced /predict unique at ${input.pacedFraction * 100} % of capacity (${fmtNum(r.rate)} req/s, 32 conns)`,
       fmtNum(r.achievedPerS),
@@ -190,7 +201,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
       "–",
       cores(p.cpu),
       fmtMs(r.latency.p50),
-      fmtMs(r.latency.p99),
+      pacedP99(input),
       String(r.errors + r.non2xx),
       fmtMB(p.peakRss),
       "p99 ≤ 5 ms (from intended send)",
@@ -262,7 +273,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
 function peakRss(input: ReportInput): number {
   return Math.max(
     ...input.results.flatMap((r) => r.pairs.map((p) => p.service.peakRss)),
-    input.paced?.peakRss ?? 0,
+    ...input.pacedRuns.map((r) => r.peakRss),
     input.health?.peakRss ?? 0,
   );
 }
@@ -384,7 +395,9 @@ export function report(input: ReportInput): void {
           fraction_of_capacity: input.pacedFraction,
           coordinated_omission:
             "latency from each request's intended send time (t0 + i / rate); due requests queue in the generator when every connection is busy, and the wait counts",
+          median_of_runs: input.pacedRuns.length,
           ...input.paced,
+          all_runs: input.pacedRuns,
         }
       : null,
     health: input.health
@@ -430,6 +443,10 @@ function print(
   console.log(`\nevery run (CPU in cores; 1.00 = one core busy throughout)\n${runs}`);
   if (input.paced) {
     const r = input.paced.result;
+    if (input.pacedRuns.length > 1)
+      console.log(
+        `\npaced runs (the median p99 is the figure): p99 ${input.pacedRuns.map((x) => fmtMs(x.result.latency.p99)).join(", ")}`,
+      );
     console.log(
       `\npaced: latency from the intended send time (coordinated omission counted): p50 ${fmtMs(r.latency.p50)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)}; ` +
         `from the actual send p99 ${fmtMs(r.serviceTime.p99)}; send lag p99 ${fmtMs(r.sendLag.p99)}; server CPU ${cores(input.paced.cpu)}, other work on its core ${cores(input.paced.otherOnServerCore)}; generator loop gap p99 ${fmtMs(r.loopGap.p99)}, max ${fmtMs(r.loopGap.max)}`,
