@@ -88,6 +88,7 @@ describe("protobuf reader", () => {
     ["a field running past the end", [...tag(1, WIRE.BYTES), 10, 1, 2]],
     ["field number 0", [0, 1]],
     ["an unknown wire type", [...tag(1, 3)]],
+    ["a negative length (it would move backwards forever)", [...tag(3, WIRE.BYTES), ...varint(-11n)]],
     ["a varint of eleven bytes", [...tag(1, WIRE.VARINT), ...new Array<number>(10).fill(0xff), 1]],
   ])("throws on %s", (_, bytes) => {
     const r = new ProtobufReader(Uint8Array.from(bytes));

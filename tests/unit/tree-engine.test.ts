@@ -151,17 +151,35 @@ describe("compiled tree engine against onnxruntime", () => {
     expect(differing(engine.run(mixed, 9), await onnxruntime(mixed, 9))).toEqual([]);
   });
 
-  it("gives the same bits when node ids are sparse (ids far apart, looked up through a map)", async () => {
+  it("gives the same bits when tree ids are far apart (the node index is then a map, not a table)", async () => {
+    // Tree ids only label trees (order and roots come from the node list), so onnxruntime's answer for the
+    // shipped model is the answer for this one too.
     const graph = readOnnxModel(MODEL);
     const t = graph.nodes.at(-1)!.attributes;
-    for (const k of ["nodes_nodeids", "nodes_truenodeids", "nodes_falsenodeids", "target_nodeids"]) {
+    for (const k of ["nodes_treeids", "target_treeids"]) {
       const ids = t.get(k)!.ints;
-      ids.forEach((id, i) => (ids[i] = id * 5_000 + 3));
+      ids.forEach((id, i) => (ids[i] = id * 100_000 + 7));
     }
     const sparse = compile(graph);
     const n = 1000;
     const input = pool.subarray(0, n * WIDTH);
     expect(differing(sparse.run(input, n), await onnxruntime(input, n))).toEqual([]);
+  });
+
+  it("reads a missing-value flag as true only when it is 1, as onnxruntime does", () => {
+    const withFlags = (value: (flag: number) => number): TreeEngine => {
+      const graph = readOnnxModel(MODEL);
+      const flags = graph.nodes.at(-1)!.attributes.get("nodes_missing_value_tracks_true")!.ints;
+      flags.forEach((f, i) => (flags[i] = value(f)));
+      return compile(graph);
+    };
+    const nanRows = Float32Array.from(
+      holdout.X.slice(0, 64).flatMap((row, r) => row.map((x, k) => (k === r % WIDTH ? NaN : x))),
+    );
+    const asZero = withFlags(() => 0).run(nanRows, 64);
+    expect(differing(withFlags((f) => (f === 1 ? 2 : f)).run(nanRows, 64), asZero)).toEqual([]);
+    expect(differing(withFlags((f) => (f === 1 ? -1 : f)).run(nanRows, 64), asZero)).toEqual([]);
+    expect(differing(engine.run(nanRows, 64), asZero).length).toBeGreaterThan(0); // the flags matter for these rows
   });
 
   it("returns a fresh array per run, so a caller may keep one while the next run happens", () => {
@@ -220,6 +238,19 @@ describe("compiled tree engine refuses graphs outside its subset, with the reaso
     ],
     ["an operator before the trees it does not know", (g) => (g.nodes[2]!.opType = "Exp"), /Exp is not supported/],
     ["Gather along the rows", (g) => (g.nodes[0]!.attributes.get("axis")!.i = 0), /only axis 1/],
+    [
+      "a leaf with no weight",
+      (g) => {
+        const t = trees(g);
+        for (const k of ["target_treeids", "target_nodeids", "target_ids"]) t.get(k)!.ints.shift();
+        t.get("target_weights")!.floats.shift();
+      },
+      /has no weight/,
+    ],
+    ["no n_targets (onnxruntime has no default)", (g) => trees(g).delete("n_targets"), /more than one target/],
+    ["a node id beyond the node count", (g) => (trees(g).get("nodes_nodeids")!.ints[5] = 40_000), /out of range/],
+    ["ai.onnx.ml opset 5 (TreeEnsembleRegressor removed)", (g) => g.opsets.set("ai.onnx.ml", 5), /opset 5/],
+    ["Gather indices that are not integers", (g) => (g.initializers.get("lat_idx")!.dataType = 1), /not integers/],
     ["two graph inputs", (g) => g.inputs.push({ name: "extra", elemType: 1, shape: ["N", 1] }), /2 inputs/],
     ["an input that is not float", (g) => (g.inputs[0]!.elemType = 7), /not a float tensor/],
   ];

@@ -85,6 +85,7 @@ function gather(node: OnnxNode, data: Value | undefined, indices: OnnxTensor | u
   if (node.attributes.get("axis")?.i !== 1) return "only axis 1 is supported";
   if (!data || data.rank !== 2) return "data is not a [N, k] matrix of the input's columns";
   if (!indices || indices.dims.length > 1) return "indices are not a constant scalar or list";
+  if (indices.dataType !== DATA_TYPE.INT64 && indices.dataType !== DATA_TYPE.INT32) return "indices are not integers";
   const width = data.cols.length;
   const cols: number[] = [];
   for (const raw of indices.values) {

@@ -28,6 +28,9 @@ export class TreeEngine {
     if (graph.outputs.length !== 1 || graph.outputs[0]!.name !== last.outputs[0]) {
       return { ok: false, reason: "the graph's only output is not the ensemble's" };
     }
+    // TreeEnsembleRegressor is in ai.onnx.ml opsets 1–4 (5 removed it); the layout follows opset 3's attributes.
+    const ml = graph.opsets.get("ai.onnx.ml");
+    if (ml === undefined || ml < 1 || ml > 4) return { ok: false, reason: `ai.onnx.ml opset ${ml} is not 1 to 4` };
     if (graph.nodes.slice(0, -1).some((n) => n.opType === "TreeEnsembleRegressor")) {
       return { ok: false, reason: "more than one tree ensemble" };
     }

@@ -54,7 +54,8 @@ export function compileTreeEnsemble(node: OnnxNode, width: number): Compiled<Tre
   if (unknown) return { ok: false, reason: `attribute ${unknown} is not supported` };
   if ((attr("aggregate_function")?.s ?? "SUM") !== "SUM") return { ok: false, reason: "aggregate_function is not SUM" };
   if ((attr("post_transform")?.s ?? "NONE") !== "NONE") return { ok: false, reason: "post_transform is not NONE" };
-  if ((attr("n_targets")?.i ?? 1) !== 1 || attr("target_ids")?.ints.some((t) => t !== 0)) {
+  // n_targets has no default in onnxruntime (absent = 0, which it refuses): only an explicit 1 is taken.
+  if (attr("n_targets")?.i !== 1 || attr("target_ids")?.ints.some((t) => t !== 0)) {
     return { ok: false, reason: "more than one target" };
   }
   const baseValues = attr("base_values")?.floats ?? [];
@@ -143,7 +144,8 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
   for (let i = 0; i < n; i++) {
     const tree = t.tree[i]!;
     const id = t.id[i]!;
-    if (!(id >= 0 && id < 1_048_576 && tree >= 0 && tree < 2 ** 32)) return `node ${tree}:${id} has an id out of range`;
+    // onnxruntime refuses node ids outside [0, number of nodes) and tree ids it cannot hold in an int32.
+    if (!(id >= 0 && id < n && tree >= 0 && tree < 2 ** 31)) return `node ${tree}:${id} has an id out of range`;
   }
   t.index = new NodeIndex(t.tree, t.id);
   for (let i = 0; i < n; i++) {
@@ -158,7 +160,7 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
   return t;
 }
 
-/** One weight per leaf, as a float32, by node-table row (NaN: no weight listed, so the leaf adds 0). */
+/** One weight per leaf, as a float32, by node-table row (NaN: none listed, which layOut refuses). */
 function readLeaves(attr: (name: string) => OnnxAttribute | undefined, t: NodeTable): Float64Array | string {
   const trees = attr("target_treeids")?.ints ?? [];
   const ids = attr("target_nodeids")?.ints ?? [];
@@ -210,12 +212,14 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
     if (s < firstLeaf) {
       feature[s] = t.feature[row]!;
       threshold[s] = t.threshold[row]!;
-      nanGoesTrue[s] = t.nanTrue[row] ? 1 : 0;
+      nanGoesTrue[s] = t.nanTrue[row] === 1 ? 1 : 0; // onnxruntime: only 1 means true
       kids[2 * s] = slot[kidRows[2 * row]!]!;
       kids[2 * s + 1] = slot[kidRows[2 * row + 1]!]!;
     } else {
       kids[2 * s] = kids[2 * s + 1] = s;
-      leafValue[s] = Number.isNaN(leaves[row]) ? 0 : leaves[row]!;
+      // onnxruntime adds such a leaf's nodes_values entry instead of a weight; not a layout converters write.
+      if (Number.isNaN(leaves[row])) return { ok: false, reason: `leaf ${t.tree[row]}:${t.id[row]} has no weight` };
+      leafValue[s] = leaves[row]!;
     }
   }
   const roots = Int32Array.from(placed.roots, (row) => slot[row]!);

@@ -158,7 +158,9 @@ export class ProtobufReader {
 
   private skip(length: number): number {
     const start = this.pos;
-    if (length > this.end - start) throw new Error("protobuf: field runs past the end of its message");
+    // A negative length (a ten-byte varint) would move backwards and loop forever: refused with the rest.
+    if (!(length >= 0 && length <= this.end - start))
+      throw new Error("protobuf: field runs past the end of its message");
     this.pos += length;
     return start;
   }
