@@ -11,13 +11,17 @@ import { compileTreeEnsemble, type TreeEnsemble } from "./tree-ensemble";
  */
 export class TreeEngine {
   private features = new Float32Array(0);
+  /** One row's columns while they are computed (inputs, then derived ones). */
+  private readonly columnScratch: Float32Array;
   private sums = new Float32Array(0);
 
   private constructor(
     private readonly program: FeatureProgram,
     private readonly trees: TreeEnsemble,
     private readonly inputWidth: number,
-  ) {}
+  ) {
+    this.columnScratch = new Float32Array(program.columns.length);
+  }
 
   /** The engine for a graph, or why the graph is outside what it evaluates. */
   static compile(graph: OnnxGraph, inputWidth: number): Compiled<TreeEngine> {
@@ -52,8 +56,9 @@ export class TreeEngine {
     const hasNaN = this.computeFeatures(input, rows);
     const sums = this.sums;
     sums.fill(0, 0, rows);
-    if (hasNaN) for (let j = 0; j < rows; j++) sums[j] = this.walkExact(j * width);
-    else this.walkAll(rows);
+    const blocked = hasNaN ? 0 : rows - (rows % 4);
+    if (blocked > 0) this.walkBlocks(blocked);
+    for (let j = blocked; j < rows; j++) sums[j] = hasNaN ? this.walkExact(j * width) : this.walkRow(j * width);
     const out = new Float32Array(rows);
     for (let j = 0; j < rows; j++) out[j] = sums[j]! + this.trees.base;
     return out;
@@ -65,7 +70,7 @@ export class TreeEngine {
     const x = this.features;
     const width = this.trees.width;
     const inW = this.inputWidth;
-    const scratch = new Float32Array(columns.length);
+    const scratch = this.columnScratch;
     let nan = false;
     for (let j = 0; j < rows; j++) {
       for (let c = 0; c < columns.length; c++) scratch[c] = columnValue(columns[c]!, input, j * inW, scratch);
@@ -78,13 +83,16 @@ export class TreeEngine {
     return nan;
   }
 
-  /** Every row through every tree: blocks of four rows tree by tree, then the rest (under four) row by row. */
-  private walkAll(rows: number): void {
+  /**
+   * Rows [0, blocked) (a multiple of four) through every tree, four rows at a time, tree by tree. Nothing else
+   * happens here: a branch first taken after V8 optimised this loop (e.g. the rows left over) would throw the
+   * optimised code away, again and again while the run lasts, and the interpreted loop boxes every float.
+   */
+  private walkBlocks(blocked: number): void {
     const { roots, firstLeaf: leaf, feature: f, threshold: t, kids: k, leafValue: v, width: w } = this.trees;
     const x = this.features;
     const sums = this.sums;
-    const blocked = rows - (rows % 4);
-    for (let tree = 0; tree < roots.length && blocked > 0; tree++) {
+    for (let tree = 0; tree < roots.length; tree++) {
       const root = roots[tree]!;
       for (let j = 0; j < blocked; j += 4) {
         const d = j * w;
@@ -105,7 +113,6 @@ export class TreeEngine {
         sums[j + 3] = sums[j + 3]! + v[e]!;
       }
     }
-    for (let j = blocked; j < rows; j++) sums[j] = this.walkRow(j * w);
   }
 
   /** One row through every tree, four trees at a time (four independent walks), summed in tree order. */
