@@ -45,7 +45,7 @@ export const ConfigSchema = z.object({
   AZURE_STORAGE_CONNECTION_STRING: optionalString,
   /**
    * What runs the point model: `auto` compiles a tree-ensemble graph into the built-in evaluator (the same float32
-   * results as onnxruntime, ~65 MiB less memory) and falls back to onnxruntime for any other graph;
+   * results as onnxruntime, ~45–50 MiB less memory) and falls back to onnxruntime for any other graph;
    * `compiled` refuses other graphs; `onnxruntime` always uses the ONNX runtime.
    */
   MODEL_ENGINE: z.enum(["auto", "compiled", "onnxruntime"]).default("auto"),

@@ -15,7 +15,7 @@ export const SESSION_OPTIONS: OrtSession.SessionOptions = {
 
 /** An onnxruntime session over the model's bytes: one float32 [rows, width] input, one value per row out. */
 export async function openOnnxRuntime(onnx: Uint8Array, width: number): Promise<InferenceEngine> {
-  // Loaded here, not at module scope, so hosts that never run onnxruntime skip the native addon (~60 MiB).
+  // Loaded here, not at module scope, so hosts that never run onnxruntime skip the native addon (~45–60 MiB).
   const ort = await import("onnxruntime-node");
   const session: OrtSession = await ort.InferenceSession.create(onnx, SESSION_OPTIONS);
   const inputName = session.inputNames[0];
