@@ -1,4 +1,7 @@
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEATURES } from "../../shared/input/features";
 import { HOSTS, testService, type Host } from "../support/hosts";
@@ -54,5 +57,56 @@ describe.each(["standalone", "functions"] as const)("MODEL_ENGINE on the %s host
       ),
     );
     expect(single[0]).toBe(single[1]);
+  });
+});
+
+describe("a model the compiler does not take", () => {
+  // The shipped model with aggregate_function MAX instead of SUM: valid ONNX that onnxruntime runs and the
+  // compiler refuses; its card's sha256 is updated, so the files verify.
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "model-max-"));
+    const bytes = readFileSync("model/model.onnx");
+    const at = bytes.indexOf('aggregate_function"\x03SUM', 0, "latin1");
+    expect(at).toBeGreaterThan(0);
+    bytes.write("MAX", at + 'aggregate_function"\x03'.length, "latin1");
+    const card = JSON.parse(readFileSync("model/model.json", "utf8"));
+    writeFileSync(path.join(dir, "model.onnx"), bytes);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    writeFileSync(path.join(dir, "model.json"), JSON.stringify({ ...card, sha256 }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("is served by onnxruntime under MODEL_ENGINE=auto", async () => {
+    const host = await HOSTS.standalone(testService({ MODEL_PATH: path.join(dir, "model.onnx") }));
+    try {
+      await host.service.holder.load();
+      const health = await host.send("GET", "/health");
+      expect(health.status).toBe(200);
+      expect(health.json().model.engine).toBe("onnxruntime");
+      const r = await host.send("POST", "/predict", { body: JSON.stringify(HOUSES[0]), headers: JSON_HEADERS });
+      expect(r.status).toBe(200);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it("fails the load under MODEL_ENGINE=compiled: 503 with the integrity reason, retried", async () => {
+    const env = { MODEL_PATH: path.join(dir, "model.onnx"), MODEL_ENGINE: "compiled" };
+    const host = await HOSTS.standalone(testService(env));
+    try {
+      host.service.holder.get();
+      let health = await host.send("GET", "/health");
+      for (let i = 0; i < 50 && !String(health.json().reason).startsWith("integrity"); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        health = await host.send("GET", "/health");
+      }
+      expect(health.status).toBe(503);
+      expect(health.json().reason).toMatch(/^integrity: /);
+      const r = await host.send("POST", "/predict", { body: JSON.stringify(HOUSES[0]), headers: JSON_HEADERS });
+      expect(r.status).toBe(503);
+    } finally {
+      await host.close();
+    }
   });
 });
