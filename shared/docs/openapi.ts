@@ -10,6 +10,7 @@ import {
   CelsiusResponseSchema,
   FahrenheitQuerySchema,
   HealthSchema,
+  ModelEngineSchema,
   HelloQuerySchema,
   HelloResponseSchema,
   HouseSchema,
@@ -205,7 +206,11 @@ function operationPaths(registry: OpenAPIRegistry, metricsSecurity: Requirement[
         description: "Model card",
         content: {
           "application/json": {
-            schema: z.object({ source: z.string(), card: z.record(z.string(), z.unknown()) }),
+            schema: z.object({
+              source: z.string(),
+              engine: ModelEngineSchema,
+              card: z.record(z.string(), z.unknown()),
+            }),
           },
         },
       },

@@ -73,11 +73,24 @@ export const ProblemSchema = z
   });
 export type Problem = z.infer<typeof ProblemSchema>;
 
+/** What computes the predictions (MODEL_ENGINE): the compiled tree evaluator or onnxruntime; the same float32 bits. */
+export const ModelEngineSchema = z.enum(["compiled-trees", "onnxruntime"]).meta({
+  description: "What computes the predictions: the model compiled into the service's tree evaluator, or onnxruntime",
+});
+
 export const HealthSchema = z
   .object({
     status: z.enum(["healthy", "unavailable"]),
     instance_id: z.string(),
-    model: z.object({ name: z.string(), version: z.string(), source: z.string(), sha256: z.string() }).optional(),
+    model: z
+      .object({
+        name: z.string(),
+        version: z.string(),
+        source: z.string(),
+        sha256: z.string(),
+        engine: ModelEngineSchema,
+      })
+      .optional(),
     cache: z.object({ backend: z.string(), status: z.enum(["ok", "degraded"]) }),
     reason: z.string().optional(),
     uptime_seconds: z.number(),

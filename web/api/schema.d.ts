@@ -545,6 +545,11 @@ export interface components {
                 version: string;
                 source: string;
                 sha256: string;
+                /**
+                 * @description What computes the predictions: the model compiled into the service's tree evaluator, or onnxruntime
+                 * @enum {string}
+                 */
+                engine: "compiled-trees" | "onnxruntime";
             };
             cache: {
                 backend: string;
@@ -1075,6 +1080,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         source: string;
+                        /**
+                         * @description What computes the predictions: the model compiled into the service's tree evaluator, or onnxruntime
+                         * @enum {string}
+                         */
+                        engine: "compiled-trees" | "onnxruntime";
                         card: {
                             [key: string]: unknown;
                         };

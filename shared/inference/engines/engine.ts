@@ -1,3 +1,5 @@
+import type { z } from "zod";
+import type { ModelEngineSchema } from "../../input/schemas";
 import { readOnnxModel } from "../onnx/onnx-graph";
 import { openOnnxRuntime } from "./onnxruntime-engine";
 import { TreeEngine } from "./tree-engine";
@@ -7,7 +9,7 @@ import { TreeEngine } from "./tree-engine";
  * evaluator with onnxruntime's float32 results (no native runtime in the process: ~45–50 MiB less memory,
  * a load no slower than onnxruntime's, cheaper small batches). `onnxruntime`: the ONNX runtime itself, for any graph.
  */
-export type EngineName = "compiled-trees" | "onnxruntime";
+export type EngineName = z.infer<typeof ModelEngineSchema>;
 
 /** MODEL_ENGINE: `auto` compiles when the graph allows and falls back to onnxruntime; the others insist. */
 export type EngineChoice = "auto" | "compiled" | "onnxruntime";
