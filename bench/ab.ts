@@ -11,6 +11,7 @@
  */
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { envFromPairs } from "./lib/env-args";
 import { choosePinning, pinSelf } from "./lib/pinning";
 import { pinServersWith, spawnServer, useServerScript, waitReady } from "./lib/procs";
 import { markdownTable, median } from "./lib/stats";
@@ -24,12 +25,7 @@ const ROUNDS = Number(arg("--rounds", "5"));
 const SECONDS = Number(arg("--seconds", "3"));
 const KINDS = arg("--kinds", "predict-unique,predict-hit")!.split(",") as WrkKind[];
 const envOf = (flag: string): Record<string, string> =>
-  Object.fromEntries(
-    (arg(flag, "") ?? "")
-      .split(",")
-      .filter(Boolean)
-      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-  );
+  envFromPairs((arg(flag, "") ?? "").split(",").filter(Boolean), flag);
 const ENVS: Record<string, Record<string, string>> = { A: envOf("--a-env"), B: envOf("--b-env") };
 const TMP = resolve("bench/results/tmp");
 

@@ -29,8 +29,9 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { build } from "esbuild";
 import { SEED_BODY } from "./lib/bodies";
+import { envFromPairs } from "./lib/env-args";
 import type { ModelCeiling } from "./lib/model-ceiling";
-import type { EngineName } from "../shared/inference/engines/engine";
+import type { EngineChoice, EngineName } from "../shared/inference/engines/engine";
 import type { PacedResult, PacedSpec } from "./lib/paced";
 import { choosePinning, pinSelf, type Pinning } from "./lib/pinning";
 import {
@@ -59,17 +60,13 @@ const argAfter = (flag: string) => {
   return i === -1 ? undefined : process.argv[i + 1];
 };
 /** `--server-env KEY=VALUE` (repeatable): extra environment for the server under test. */
-const SERVER_ENV: Record<string, string> = {};
-process.argv.forEach((a, i) => {
-  if (a !== "--server-env") return;
-  const kv = process.argv[i + 1] ?? "";
-  const eq = kv.indexOf("=");
-  if (eq <= 0) throw new Error(`--server-env needs KEY=VALUE, got ${JSON.stringify(kv)}`);
-  SERVER_ENV[kv.slice(0, eq)] = kv.slice(eq + 1);
-});
+const SERVER_ENV = envFromPairs(
+  process.argv.flatMap((a, i) => (a === "--server-env" ? [process.argv[i + 1] ?? ""] : [])),
+  "--server-env",
+);
 const ONLY = argAfter("--only")?.split(",");
-/** The engine the server under test runs (shared/inference/engines/engine.ts); the model ceiling runs the same. */
-const SERVICE_ENGINE: EngineName = SERVER_ENV.MODEL_ENGINE === "onnxruntime" ? "onnxruntime" : "compiled-trees";
+/** MODEL_ENGINE as the server under test gets it: the model ceiling opens its engine the same way. */
+const ENGINE_CHOICE = (SERVER_ENV.MODEL_ENGINE ?? "auto") as EngineChoice;
 const COMMAND = ["npm run bench", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ");
 const S = QUICK
   ? {
@@ -267,16 +264,17 @@ async function quiet(): Promise<number> {
   });
 }
 
-/** The model ceiling of one engine, in a child process on the server's core. */
-async function modelCeiling(ctx: Ctx, engine: EngineName): Promise<ModelCeiling[]> {
+const MODEL_CASES = [
+  { batch: 1 },
+  { batch: 1000 },
+  { batch: 1000, chunk: MAX_ROWS_PER_RUN },
+  { batch: 10_000 },
+  { batch: 10_000, chunk: MAX_ROWS_PER_RUN },
+];
+
+/** The model ceiling of one engine (every case, or the ones given), in a child process on the server's core. */
+async function modelCeiling(ctx: Ctx, engine: EngineChoice, cases = MODEL_CASES): Promise<ModelCeiling[]> {
   const script = await bundle("bench/lib/model-ceiling.ts", "model-ceiling.js");
-  const cases = [
-    { batch: 1 },
-    { batch: 1000 },
-    { batch: 1000, chunk: MAX_ROWS_PER_RUN },
-    { batch: 10_000 },
-    { batch: 10_000, chunk: MAX_ROWS_PER_RUN },
-  ];
   await quiet();
   const spec = JSON.stringify({ cases, engine, rounds: S.rounds, roundMs: S.roundMs });
   return runJsonChild<ModelCeiling[]>(ctx.pin.server, script, [], { BENCH_MODEL_CEILING: spec });
@@ -347,12 +345,12 @@ function ceilingCpuPerReq(w: Workload, model: ModelCeiling[], http?: WrkRun): nu
   return w.ceiling === "http" ? httpUs : httpUs + rowsPerRequest("mixed") * modelUsPerRow;
 }
 
-const CEILING_NAME: Record<Workload["ceiling"], string> = {
+const ceilingNames = (engine: EngineName): Record<Workload["ceiling"], string> => ({
   http: "bare node:http, same core, same load",
-  "model-1000": `model (${SERVICE_ENGINE}), batch 1,000, 1 thread, same core`,
-  "model-10000": `model (${SERVICE_ENGINE}), batch 10,000, 1 thread, same core`,
+  "model-1000": `model (${engine}), batch 1,000, 1 thread, same core`,
+  "model-10000": `model (${engine}), batch 10,000, 1 thread, same core`,
   mixed: "bare node:http (same mix) + model (batch 1,000) time, in series, same core",
-};
+});
 
 /** One ceiling/service pair, measured again (up to RETRIES) when something else ran on the server's core. */
 async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): Promise<Pair> {
@@ -366,12 +364,28 @@ async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): 
       ceiling = await warmAndTime(ctx, w, c.bare);
       if (c.headers && first && w.ceiling === "http") headers = await warmAndTime(ctx, w, c.headers);
     }
+    // A bulk's ceiling is the model's batch, measured again next to the service run like the HTTP ceiling: the VM's
+    // speed drifts over the minutes between the start-of-run ceiling and the bulk runs.
+    const batch = w.ceiling === "model-1000" ? 1000 : w.ceiling === "model-10000" ? 10_000 : undefined;
+    const model = batch ? await modelCeiling(ctx, ENGINE_CHOICE, [{ batch }]) : c.model;
     const service = await onService(ctx, w, w.id === "predict_unique" || w.id === "mixed");
-    const value = ceilingValue(w, c.model, ceiling);
-    const noise = Math.max(...[ceiling, headers, service].map((r) => r?.otherOnServerCore ?? 0));
-    const cpu = ceilingCpuPerReq(w, c.model, ceiling);
+    const value = ceilingValue(w, model, ceiling);
+    const noise = Math.max(
+      batch ? model[0]!.otherCpu : 0,
+      ...[ceiling, headers, service].map((r) => r?.otherOnServerCore ?? 0),
+    );
+    const cpu = ceilingCpuPerReq(w, model, ceiling);
     const cpuRatio = cpu !== undefined && service.cpuPerReqUs ? cpu / service.cpuPerReqUs : undefined;
-    const pair = { ceiling, headers, service, ceilingValue: value, ratio: figure(w, service) / value, cpuRatio, noise };
+    const pair = {
+      ceiling,
+      model: batch ? model[0] : undefined,
+      headers,
+      service,
+      ceilingValue: value,
+      ratio: figure(w, service) / value,
+      cpuRatio,
+      noise,
+    };
     if (!best || noise < best.noise) best = pair;
     if (noise <= NOISY) break;
   }
@@ -444,6 +458,27 @@ async function paced(ctx: Ctx, capacity: number) {
   }
 }
 
+/**
+ * Like the throughput targets' pairs: S.pacedRuns paced runs on fresh servers at PACED_FRACTION of `capacity`;
+ * the run with the median p99 is the figure, all are reported. None when the unique workload did not run.
+ */
+async function pacedRunsAt(ctx: Ctx, capacity: number | undefined) {
+  const pacedRuns: Awaited<ReturnType<typeof paced>>[] = [];
+  for (let i = 0; capacity !== undefined && i < S.pacedRuns; i++) {
+    log(
+      `paced /predict unique at ${PACED_FRACTION * 100} % of ${fmtNum(capacity)} req/s [run ${i + 1}/${S.pacedRuns}]`,
+    );
+    const run = await paced(ctx, capacity);
+    pacedRuns.push(run);
+    const l = run.result.latency;
+    log(
+      `  p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)}, max ${fmtMs(l.max)}; send lag p99 ${fmtMs(run.result.sendLag.p99)}`,
+    );
+  }
+  const byP99 = [...pacedRuns].sort((a, b) => a.result.latency.p99 - b.result.latency.p99);
+  return { pacedRuns, pacedRun: byP99[Math.floor((byP99.length - 1) / 2)] };
+}
+
 /** /health on one connection, idle, then while 4 connections send 10,000-row bulks (the probe inside the bulks' run). */
 async function health(ctx: Ctx) {
   const probe: Workload = {
@@ -502,11 +537,12 @@ async function main(): Promise<void> {
   const ctx: Ctx = { pin, rowsFile };
   const workloads = WORKLOADS.filter((w) => !ONLY || ONLY.includes(w.id));
 
-  log(`model ceiling (${SERVICE_ENGINE}, 1 thread, on the server's core)`);
-  const model = await modelCeiling(ctx, SERVICE_ENGINE);
+  log(`model ceiling (MODEL_ENGINE=${ENGINE_CHOICE}, 1 thread, on the server's core)`);
+  const model = await modelCeiling(ctx, ENGINE_CHOICE);
+  const engine = model[0]!.engine;
   for (const m of model) log(`  batch ${m.batch} (runs of ${m.runRows}): ${fmtNum(m.rowsPerS)} rows/s`);
   let modelOrt: ModelCeiling[] | undefined;
-  if (SERVICE_ENGINE !== "onnxruntime") {
+  if (engine !== "onnxruntime") {
     log("the same model in onnxruntime-node (reported beside it, not a ceiling)");
     modelOrt = await modelCeiling(ctx, "onnxruntime");
     for (const m of modelOrt) log(`  batch ${m.batch} (runs of ${m.runRows}): ${fmtNum(m.rowsPerS)} rows/s`);
@@ -530,24 +566,7 @@ async function main(): Promise<void> {
   }
 
   const unique = results.find((r) => r.w.id === "predict_unique");
-  // Like the throughput targets' pairs: S.pacedRuns runs on fresh servers, the median p99 is the figure, all reported.
-  const pacedRuns: Awaited<ReturnType<typeof paced>>[] = [];
-  if (unique) {
-    const capacity = unique.chosen.service.reqPerS;
-    for (let i = 0; i < S.pacedRuns; i++) {
-      log(
-        `paced /predict unique at ${PACED_FRACTION * 100} % of ${fmtNum(capacity)} req/s [run ${i + 1}/${S.pacedRuns}]`,
-      );
-      const run = await paced(ctx, capacity);
-      pacedRuns.push(run);
-      const l = run.result.latency;
-      log(
-        `  p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)}, max ${fmtMs(l.max)}; send lag p99 ${fmtMs(run.result.sendLag.p99)}`,
-      );
-    }
-  }
-  const byP99 = [...pacedRuns].sort((a, b) => a.result.latency.p99 - b.result.latency.p99);
-  const pacedRun = byP99[Math.floor((byP99.length - 1) / 2)];
+  const { pacedRuns, pacedRun } = await pacedRunsAt(ctx, unique?.chosen.service.reqPerS);
   log("event-loop health");
   const hl = ONLY ? undefined : await health(ctx);
 
@@ -563,7 +582,7 @@ async function main(): Promise<void> {
     bundleSha,
     gitCommit: gitCommit(),
     model,
-    modelEngine: SERVICE_ENGINE,
+    modelEngine: engine,
     modelOnnxruntime: modelOrt,
     cold,
     results,
@@ -574,7 +593,7 @@ async function main(): Promise<void> {
     ceilingRss: ceilingRss.peak(),
     sizes: ONLY ? undefined : measurePackageSizes(dist),
     resultsPath: RESULTS,
-    ceilingName: CEILING_NAME,
+    ceilingName: ceilingNames(engine),
   });
 }
 

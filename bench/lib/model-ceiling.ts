@@ -7,12 +7,14 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { FEATURES } from "../../shared/input/features";
-import { openEngine, type EngineName } from "../../shared/inference/engines/engine";
+import { openEngine, type EngineChoice, type EngineName } from "../../shared/inference/engines/engine";
 import { machineBusySeconds } from "./procs";
 import { median } from "./stats";
 import { reportToParent } from "./child-result";
 
 export interface ModelCeiling {
+  /** The engine that ran the cases (what MODEL_ENGINE picks for this model, as in the server). */
+  engine: EngineName;
   batch: number;
   /** Rows per ONNX run: the batch itself, or the service's chunk size when chunked. */
   runRows: number;
@@ -46,7 +48,8 @@ function rows(count: number): Float32Array {
 export async function measureModelCeiling(
   cases: readonly { batch: number; chunk?: number }[],
   opts: {
-    engine: EngineName;
+    /** MODEL_ENGINE as the server under test gets it, so the ceiling runs the engine the server runs. */
+    engine: EngineChoice;
     rounds: number;
     roundMs: number;
     /** A case during which other processes used more cores than this is measured again (up to `retries`). */
@@ -55,7 +58,7 @@ export async function measureModelCeiling(
   },
 ): Promise<ModelCeiling[]> {
   const bytes = readFileSync(resolve("model/model.onnx"));
-  const { engine } = await openEngine(bytes, WIDTH, opts.engine === "onnxruntime" ? "onnxruntime" : "compiled");
+  const { engine } = await openEngine(bytes, WIDTH, opts.engine);
   const maxBatch = Math.max(...cases.map((c) => c.batch));
   const pool = rows(Math.max(maxBatch * 4, 16_384));
   const poolRows = pool.length / WIDTH;
@@ -102,6 +105,7 @@ export async function measureModelCeiling(
       }
       const { rowsPerS, calls, otherCpu } = best!;
       results.push({
+        engine: engine.name,
         batch,
         runRows,
         rowsPerS: Math.round(rowsPerS),
@@ -118,13 +122,13 @@ export async function measureModelCeiling(
 
 /**
  * As a child process of the bench (bundled, pinned to the server's core like the server itself):
- * BENCH_MODEL_CEILING='{"cases":[…],"engine":"compiled-trees","rounds":5,"roundMs":400}' node model-ceiling.js → one JSON line.
+ * BENCH_MODEL_CEILING='{"cases":[…],"engine":"auto","rounds":5,"roundMs":400}' node model-ceiling.js → one JSON line.
  */
 const childSpec = process.env.BENCH_MODEL_CEILING;
 if (childSpec) {
   const { cases, engine, rounds, roundMs } = JSON.parse(childSpec) as {
     cases: { batch: number; chunk?: number }[];
-    engine: EngineName;
+    engine: EngineChoice;
     rounds: number;
     roundMs: number;
   };

@@ -32,6 +32,8 @@ export interface ServiceRun extends WrkRun {
 export interface Pair {
   /** The bare node:http run (absent for the bulks, whose ceiling is the model). */
   ceiling?: WrkRun;
+  /** The bulks' ceiling: the model's batch, measured right before this pair's service run. */
+  model?: ModelCeiling;
   /** The bare server sending the service's header block (full runs; a diagnostic). */
   headers?: WrkRun;
   service: ServiceRun;
@@ -280,8 +282,8 @@ function peakRss(input: ReportInput): number {
 
 /** Every run of the bench: ceilings, service runs, with the CPU of the target and of each core. */
 function runsTable(input: ReportInput): string {
-  const rows: string[][] = input.model.map((m) => [
-    `model, batch ${m.batch.toLocaleString("en-US")}${m.runRows < m.batch ? ` in runs of ${m.runRows}` : ""} (1 thread)`,
+  const modelRow = (m: ModelCeiling, tag = ""): string[] => [
+    `model, batch ${m.batch.toLocaleString("en-US")}${m.runRows < m.batch ? ` in runs of ${m.runRows}` : ""} (1 thread)${tag}`,
     fmtNum(m.rowsPerS / m.batch),
     fmtNum(m.rowsPerS),
     fmtMs(m.msPerBatch),
@@ -290,7 +292,8 @@ function runsTable(input: ReportInput): string {
     "–",
     "–",
     cores(m.otherCpu),
-  ]);
+  ];
+  const rows: string[][] = input.model.map((m) => modelRow(m));
   const run = (name: string, r: WrkRun | undefined) => {
     if (!r) return;
     rows.push([
@@ -308,6 +311,7 @@ function runsTable(input: ReportInput): string {
   for (const { w, pairs } of input.results) {
     pairs.forEach((p, i) => {
       const tag = pairs.length > 1 ? ` [pair ${i + 1}]` : "";
+      if (p.model) rows.push(modelRow(p.model, `: ${w.name}${tag}`));
       run(`bare node:http: ${w.name}${tag}`, p.ceiling);
       run(`bare node:http + service headers: ${w.name}${tag}`, p.headers);
       run(`service: ${w.name}${tag}`, p.service);
@@ -454,7 +458,7 @@ function print(
   }
   if (runRows) {
     console.log(
-      `micro-batching, /predict unique: ${fmtNum(runRows.sum)} rows in ${fmtNum(runRows.count)} ONNX runs, mean ${fmtNum(runRows.mean)} rows/run`,
+      `micro-batching, /predict unique: ${fmtNum(runRows.sum)} rows in ${fmtNum(runRows.count)} model runs, mean ${fmtNum(runRows.mean)} rows/run`,
     );
   }
   const d = input.sizes?.deploy;

@@ -33,11 +33,11 @@ export interface ModelSource {
   blobUrl?: string;
   connectionString?: string;
   timeoutMs: number;
-  /** Most rows in one ONNX run (chunking bound). */
+  /** Most rows in one model run (chunking bound). */
   maxRowsPerRun?: number;
   /** MODEL_ENGINE: compiled trees when the graph allows (auto), or insist on one. */
   engine?: EngineChoice;
-  /** Observes the rows of each ONNX run (metrics). */
+  /** Observes the rows of each model run (metrics). */
   onRun?: (rows: number) => void;
 }
 

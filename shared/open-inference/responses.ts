@@ -21,7 +21,7 @@ const SERVER_NAME = "house-price-inference";
  */
 const EXTENSIONS = ["binary_tensor_data", "model_configuration"] as const;
 
-/** The platform name the protocol defines for an ONNX model run by ONNX Runtime. */
+/** The platform name the protocol defines for an ONNX model (run here by the compiled engine or ONNX Runtime, same bits). */
 export const PLATFORM = "onnx_onnxv1";
 
 /** The element type of the model's input and output. */

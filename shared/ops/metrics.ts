@@ -70,7 +70,7 @@ export function createMetrics() {
     latency: histogram("http_request_duration_seconds", "HTTP request latency by route", LATENCY_BUCKETS, ["route"]),
     predictionRows: hotCounter("predictions_rows_total", "Rows predicted, by where the value came from", ["source"]),
     batchSize: histogram("prediction_batch_size", "Rows per prediction request", BATCH_BUCKETS),
-    modelRuns: histogram("model_run_rows", "Rows per ONNX run (after micro-batching and chunking)", RUN_BUCKETS),
+    modelRuns: histogram("model_run_rows", "Rows per model run (after micro-batching and chunking)", RUN_BUCKETS),
     cacheHits: hotCounter("cache_hits_total", "Rows served from the cache, by tier", ["tier"]),
     cacheMisses: hotCounter("cache_misses_total", "Rows not found in the cache"),
     cacheErrors: counter(

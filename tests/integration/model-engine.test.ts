@@ -91,7 +91,7 @@ describe("a model the compiler does not take", () => {
     }
   });
 
-  it("fails the load under MODEL_ENGINE=compiled: 503 with the integrity reason, retried", async () => {
+  it("fails the load under MODEL_ENGINE=compiled: 503 with the integrity reason on /health and predictions", async () => {
     const env = { MODEL_PATH: path.join(dir, "model.onnx"), MODEL_ENGINE: "compiled" };
     const host = await HOSTS.standalone(testService(env));
     try {

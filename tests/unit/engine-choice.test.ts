@@ -32,6 +32,8 @@ describe("MODEL_ENGINE", () => {
   });
 
   it("auto hands bytes it cannot even decode to onnxruntime, whose error is the one reported", async () => {
-    await expect(openEngine(Uint8Array.from([1, 2, 3]), WIDTH, "auto")).rejects.toThrow();
+    await expect(openEngine(Uint8Array.from([1, 2, 3]), WIDTH, "auto")).rejects.toThrow(
+      /Failed to load model because protobuf parsing failed/,
+    );
   });
 });

@@ -214,7 +214,8 @@ describe("compiled tree engine refuses graphs outside its subset, with the reaso
     ],
     ["post_transform", (g) => (trees(g).get("post_transform")!.s = "LOGISTIC"), /post_transform/],
     ["aggregate_function", (g) => (trees(g).get("aggregate_function")!.s = "AVERAGE"), /aggregate_function/],
-    ["two targets", (g) => (trees(g).get("n_targets")!.i = 2), /more than one target/],
+    ["two targets", (g) => (trees(g).get("n_targets")!.i = 2), /n_targets is 2, not 1/],
+    ["a target id other than 0", (g) => (trees(g).get("target_ids")!.ints[3] = 1), /target id other than 0/],
     [
       "an unknown attribute",
       (g) => trees(g).set("nodes_hitrates", { name: "nodes_hitrates", floats: [1], ints: [], strings: [] }),
@@ -247,7 +248,7 @@ describe("compiled tree engine refuses graphs outside its subset, with the reaso
       },
       /has no weight/,
     ],
-    ["no n_targets (onnxruntime has no default)", (g) => trees(g).delete("n_targets"), /more than one target/],
+    ["no n_targets (onnxruntime has no default)", (g) => trees(g).delete("n_targets"), /n_targets is absent/],
     ["a node id beyond the node count", (g) => (trees(g).get("nodes_nodeids")!.ints[5] = 40_000), /out of range/],
     ["ai.onnx.ml opset 5 (TreeEnsembleRegressor removed)", (g) => g.opsets.set("ai.onnx.ml", 5), /opset 5/],
     ["Gather indices that are not integers", (g) => (g.initializers.get("lat_idx")!.dataType = 1), /not integers/],

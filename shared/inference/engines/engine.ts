@@ -1,7 +1,9 @@
 import type { z } from "zod";
 import type { ModelEngineSchema } from "../../input/schemas";
+import type { Config } from "../../ops/config";
 import { readOnnxModel } from "../onnx/onnx-graph";
 import { openOnnxRuntime } from "./onnxruntime-engine";
+import type { Compiled } from "./compiled";
 import { TreeEngine } from "./tree-engine";
 
 /**
@@ -12,7 +14,7 @@ import { TreeEngine } from "./tree-engine";
 export type EngineName = z.infer<typeof ModelEngineSchema>;
 
 /** MODEL_ENGINE: `auto` compiles when the graph allows and falls back to onnxruntime; the others insist. */
-export type EngineChoice = "auto" | "compiled" | "onnxruntime";
+export type EngineChoice = Config["MODEL_ENGINE"];
 
 export interface InferenceEngine {
   name: EngineName;
@@ -31,27 +33,17 @@ export interface OpenedEngine {
 export async function openEngine(onnx: Uint8Array, width: number, choice: EngineChoice): Promise<OpenedEngine> {
   if (choice === "onnxruntime") return { engine: await openOnnxRuntime(onnx, width) };
   const compiled = compile(onnx, width);
-  if (compiled.ok) return { engine: compiled.engine };
+  if (compiled.ok) return { engine: compiled.value };
   if (choice === "compiled")
     throw new Error(`MODEL_ENGINE=compiled, but the graph cannot be compiled: ${compiled.reason}`);
   return { engine: await openOnnxRuntime(onnx, width), fallback: compiled.reason };
 }
 
-function compile(
-  onnx: Uint8Array,
-  width: number,
-): { ok: true; engine: InferenceEngine } | { ok: false; reason: string } {
-  let result: ReturnType<typeof TreeEngine.compile>;
+function compile(onnx: Uint8Array, width: number): Compiled<TreeEngine> {
   try {
-    result = TreeEngine.compile(readOnnxModel(onnx), width);
+    return TreeEngine.compile(readOnnxModel(onnx), width);
   } catch (err) {
     // A file onnxruntime may still read (e.g. tensors in side files) is not an error here, only not compiled.
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
-  if (!result.ok) return result;
-  const trees = result.value;
-  return {
-    ok: true,
-    engine: { name: "compiled-trees", run: (input, rows) => trees.run(input, rows), close: async () => undefined },
-  };
 }

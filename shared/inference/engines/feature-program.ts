@@ -1,4 +1,5 @@
 import { DATA_TYPE, type OnnxGraph, type OnnxNode, type OnnxTensor } from "../onnx/onnx-graph";
+import type { Compiled } from "./compiled";
 
 /**
  * The column arithmetic in front of a tree ensemble (e.g. `Latitude + Longitude` built with Gather, Add and
@@ -19,8 +20,6 @@ export interface FeatureProgram {
   output: string;
   outputCols: number[];
 }
-
-export type Compiled<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const ARITHMETIC = new Set(["Add", "Sub", "Mul", "Div"]);
 

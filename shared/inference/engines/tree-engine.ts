@@ -1,5 +1,7 @@
 import type { OnnxGraph } from "../onnx/onnx-graph";
-import { compileFeatureProgram, type Column, type Compiled, type FeatureProgram } from "./feature-program";
+import type { Compiled } from "./compiled";
+import type { InferenceEngine } from "./engine";
+import { compileFeatureProgram, type Column, type FeatureProgram } from "./feature-program";
 import { compileTreeEnsemble, type TreeEnsemble } from "./tree-ensemble";
 
 /**
@@ -9,7 +11,8 @@ import { compileTreeEnsemble, type TreeEnsemble } from "./tree-ensemble";
  * rows left over (all of a run of one to three) go through four trees at a time instead. The step
  * `kids[2n + (x > t)]` has no branch to mispredict. A run with a NaN feature takes the exact slow walk.
  */
-export class TreeEngine {
+export class TreeEngine implements InferenceEngine {
+  readonly name = "compiled-trees";
   private features = new Float32Array(0);
   /** One row's columns while they are computed (inputs, then derived ones). */
   private readonly columnScratch: Float32Array;
@@ -51,7 +54,7 @@ export class TreeEngine {
     const width = this.trees.width;
     if (this.features.length < rows * width) {
       this.features = new Float32Array(rows * width);
-      this.sums = new Float32Array(rows + 4);
+      this.sums = new Float32Array(rows);
     }
     const hasNaN = this.computeFeatures(input, rows);
     const sums = this.sums;
@@ -63,6 +66,9 @@ export class TreeEngine {
     for (let j = 0; j < rows; j++) out[j] = sums[j]! + this.trees.base;
     return out;
   }
+
+  /** Nothing to release: the engine is typed arrays on the JS heap. */
+  async close(): Promise<void> {}
 
   /** The trees' input rows (input columns, then derived ones, in float32); true when any value is NaN. */
   private computeFeatures(input: Float32Array, rows: number): boolean {

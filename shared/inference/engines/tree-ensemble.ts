@@ -1,5 +1,5 @@
 import type { OnnxAttribute, OnnxNode } from "../onnx/onnx-graph";
-import type { Compiled } from "./feature-program";
+import type { Compiled } from "./compiled";
 
 /**
  * An `ai.onnx.ml` TreeEnsembleRegressor laid out for a JavaScript evaluator that computes the same float32
@@ -55,9 +55,9 @@ export function compileTreeEnsemble(node: OnnxNode, width: number): Compiled<Tre
   if ((attr("aggregate_function")?.s ?? "SUM") !== "SUM") return { ok: false, reason: "aggregate_function is not SUM" };
   if ((attr("post_transform")?.s ?? "NONE") !== "NONE") return { ok: false, reason: "post_transform is not NONE" };
   // n_targets has no default in onnxruntime (absent = 0, which it refuses): only an explicit 1 is taken.
-  if (attr("n_targets")?.i !== 1 || attr("target_ids")?.ints.some((t) => t !== 0)) {
-    return { ok: false, reason: "more than one target" };
-  }
+  if (attr("n_targets")?.i !== 1)
+    return { ok: false, reason: `n_targets is ${attr("n_targets")?.i ?? "absent"}, not 1` };
+  if (attr("target_ids")?.ints.some((t) => t !== 0)) return { ok: false, reason: "a target id other than 0" };
   const baseValues = attr("base_values")?.floats ?? [];
   if (baseValues.length > 1) return { ok: false, reason: "more than one base value" };
   if (width > 256) return { ok: false, reason: `${width} columns (the layout indexes at most 256)` };
