@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FEATURES } from "../../shared/input/features";
+import { eventually } from "../support/eventually";
 import { HOSTS, testService, type Host } from "../support/hosts";
 
 const holdout = JSON.parse(readFileSync("model/reference/holdout.json", "utf8")) as { X: number[][] };
@@ -96,11 +97,11 @@ describe("a model the compiler does not take", () => {
     const host = await HOSTS.standalone(testService(env));
     try {
       host.service.holder.get();
-      let health = await host.send("GET", "/health");
-      for (let i = 0; i < 50 && !String(health.json().reason).startsWith("integrity"); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        health = await host.send("GET", "/health");
-      }
+      const health = await eventually(async () => {
+        const reply = await host.send("GET", "/health");
+        if (!String(reply.json().reason).startsWith("integrity")) throw new Error(`not failed yet: ${reply.text}`);
+        return reply;
+      });
       expect(health.status).toBe(503);
       expect(health.json().reason).toMatch(/^integrity: /);
       const r = await host.send("POST", "/predict", { body: JSON.stringify(HOUSES[0]), headers: JSON_HEADERS });

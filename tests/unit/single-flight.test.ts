@@ -10,15 +10,16 @@ function batch(ids: number[], hashOf: (id: number) => number): RowBatch {
   return { tensor: new Float32Array(words.buffer), words, rows: ids.length, hashes: Uint32Array.from(ids.map(hashOf)) };
 }
 
+/** One request claiming the single row `id` (hash `hashOf(id)`, namespace `ns`), every row wanted. */
+function claimRow(f: SingleFlight, id: number, hashOf: (id: number) => number = (i) => i, ns = "m") {
+  return f.claim(batch([id], hashOf), ns, () => true);
+}
+
 /** One request claims rows `ids` (hash = id) for a new run; another joins that run for row `joinId`. */
 function claimThenJoin(f: SingleFlight, ids: number[], joinId: number) {
   const a = batch(ids, (id) => id);
   const c = f.claim(a, "m", () => true);
-  const j = f.claim(
-    batch([joinId], (id) => id),
-    "m",
-    () => true,
-  ).joined[0]!;
+  const j = claimRow(f, joinId).joined[0]!;
   return { a, c, j };
 }
 
@@ -59,36 +60,14 @@ describe("SingleFlight", () => {
       () => undefined,
     );
     expect(await first.run!.done).toEqual(new Float32Array([10, 20]));
-    expect(
-      f.claim(
-        batch([1], (id) => id),
-        "m",
-        () => true,
-      ).compute,
-    ).toEqual([0]);
+    expect(claimRow(f, 1).compute).toEqual([0]);
   });
 
   it("never joins a row of another namespace or a different row that shares the hash", () => {
     const f = new SingleFlight(8);
-    f.claim(
-      batch([1], () => 5),
-      "m",
-      () => true,
-    );
-    expect(
-      f.claim(
-        batch([1], () => 5),
-        "other",
-        () => true,
-      ).joined,
-    ).toEqual([]);
-    expect(
-      f.claim(
-        batch([2], () => 5),
-        "m",
-        () => true,
-      ).joined,
-    ).toEqual([]);
+    claimRow(f, 1, () => 5);
+    expect(claimRow(f, 1, () => 5, "other").joined).toEqual([]);
+    expect(claimRow(f, 2, () => 5).joined).toEqual([]);
   });
 
   it("frees every slot when the run fails, and the failure reaches whoever joined", async () => {
@@ -128,13 +107,7 @@ describe("SingleFlight", () => {
     const b = batch(ids, (id) => id * 2654435761);
     const c = f.claim(b, "m", () => true);
     expect(f.size).toBe(100);
-    expect(
-      f.claim(
-        batch([57], (id) => id * 2654435761),
-        "m",
-        () => true,
-      ).joined[0]!.run,
-    ).toBe(c.run);
+    expect(claimRow(f, 57, (id) => id * 2654435761).joined[0]!.run).toBe(c.run);
     await f.settle(
       b,
       c.run!,
@@ -144,13 +117,7 @@ describe("SingleFlight", () => {
     );
     expect(f.size).toBe(0);
     expect((f as unknown as { mask: number }).mask + 1).toBe(4);
-    expect(
-      f.claim(
-        batch([7], (id) => id),
-        "m",
-        () => true,
-      ).compute,
-    ).toEqual([0]);
+    expect(claimRow(f, 7).compute).toEqual([0]);
   });
 
   it("keeps a grown table while bursts keep coming (no rebuild per request)", async () => {
