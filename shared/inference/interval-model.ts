@@ -1,10 +1,9 @@
 import path from "node:path";
-import type { InferenceSession as OrtSession } from "onnxruntime-node";
 import { Batcher } from "./batcher";
 import { WIDTH } from "../input/features";
 import { fail, ok, type Result } from "../http/core";
 import type { Logger } from "../ops/logger";
-import { SESSION_OPTIONS } from "./engines/onnxruntime-engine";
+import { openOnnxSession } from "./engines/onnxruntime-engine";
 import { MAX_ROWS_PER_RUN, type ModelInfo, type ModelSource } from "./model";
 import { loadFromBlob, loadFromFile, type LoadResult, type ModelCard } from "./model-store";
 
@@ -51,8 +50,7 @@ function fetchBytes(source: ModelSource, file: string): Promise<LoadResult> {
 }
 
 async function createIntervalModel(bytes: Uint8Array, levels: number[], source: ModelSource): Promise<IntervalModel> {
-  const ort = await import("onnxruntime-node");
-  const session: OrtSession = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
+  const { ort, session } = await openOnnxSession(bytes);
   const L = levels.length;
   const run = async (input: Float32Array, rows: number): Promise<Float32Array> => {
     source.onRun?.(rows);

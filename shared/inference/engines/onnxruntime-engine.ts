@@ -1,3 +1,4 @@
+import type * as Ort from "onnxruntime-node";
 import type { InferenceSession as OrtSession } from "onnxruntime-node";
 import type { InferenceEngine } from "./engine";
 
@@ -13,11 +14,16 @@ export const SESSION_OPTIONS: OrtSession.SessionOptions = {
   enableMemPattern: false,
 };
 
-/** An onnxruntime session over the model's bytes: one float32 [rows, width] input, one value per row out. */
-export async function openOnnxRuntime(onnx: Uint8Array, width: number): Promise<InferenceEngine> {
+/** The onnxruntime module and a session over `onnx` with the service's options (point and interval models). */
+export async function openOnnxSession(onnx: Uint8Array): Promise<{ ort: typeof Ort; session: OrtSession }> {
   // Loaded here, not at module scope, so hosts that never run onnxruntime skip the native addon (~45–60 MiB).
   const ort = await import("onnxruntime-node");
-  const session: OrtSession = await ort.InferenceSession.create(onnx, SESSION_OPTIONS);
+  return { ort, session: await ort.InferenceSession.create(onnx, SESSION_OPTIONS) };
+}
+
+/** An onnxruntime session over the model's bytes: one float32 [rows, width] input, one value per row out. */
+export async function openOnnxRuntime(onnx: Uint8Array, width: number): Promise<InferenceEngine> {
+  const { ort, session } = await openOnnxSession(onnx);
   const inputName = session.inputNames[0];
   const outputName = session.outputNames[0];
   if (!inputName || !outputName) throw new Error("model has no input or output");
