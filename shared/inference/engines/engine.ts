@@ -23,7 +23,7 @@ export interface InferenceEngine {
   close(): Promise<void>;
 }
 
-export interface OpenedEngine {
+interface OpenedEngine {
   engine: InferenceEngine;
   /** Why `auto` did not compile the graph (undefined when it did or when onnxruntime was asked for). */
   fallback?: string;

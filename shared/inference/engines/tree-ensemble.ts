@@ -86,7 +86,7 @@ interface NodeTable {
  */
 class NodeIndex {
   private readonly dense: Int32Array | undefined;
-  private readonly sparse = new Map<number, number>();
+  private readonly sparse = new Map<string, number>();
   private readonly minTree: number;
   private readonly ids: number;
 
@@ -99,12 +99,12 @@ class NodeIndex {
     }
     this.minTree = minTree;
     this.ids = maxId + 1;
-    const size = tree.length === 0 ? 0 : (maxTree - minTree + 1) * this.ids;
+    const size = (maxTree - minTree + 1) * this.ids;
     this.dense = size <= 4 * tree.length + 4096 ? new Int32Array(size).fill(-1) : undefined;
   }
 
   get(tree: number, id: number): number | undefined {
-    if (!this.dense) return this.sparse.get(tree * 1_048_576 + id);
+    if (!this.dense) return this.sparse.get(`${tree}:${id}`);
     const t = tree - this.minTree;
     if (!(id >= 0 && id < this.ids && t >= 0)) return undefined;
     const row = this.dense[t * this.ids + id];
@@ -115,7 +115,7 @@ class NodeIndex {
   set(tree: number, id: number, row: number): boolean {
     if (this.get(tree, id) !== undefined) return false;
     if (this.dense) this.dense[(tree - this.minTree) * this.ids + id] = row;
-    else this.sparse.set(tree * 1_048_576 + id, row);
+    else this.sparse.set(`${tree}:${id}`, row);
     return true;
   }
 }
@@ -124,7 +124,8 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
   const ints = (name: string): number[] => attr(name)?.ints ?? [];
   const modes = attr("nodes_modes")?.strings ?? [];
   const n = modes.length;
-  const t: NodeTable = {
+  const flags = ints("nodes_missing_value_tracks_true");
+  const t = {
     tree: ints("nodes_treeids"),
     id: ints("nodes_nodeids"),
     feature: ints("nodes_featureids"),
@@ -132,11 +133,9 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
     isLeaf: modes.map((m) => m === "LEAF"),
     trueId: ints("nodes_truenodeids"),
     falseId: ints("nodes_falsenodeids"),
-    nanTrue: ints("nodes_missing_value_tracks_true"),
-    index: new NodeIndex([], []),
+    nanTrue: flags.length === 0 ? new Array<number>(n).fill(0) : flags,
   };
   if (n === 0) return "the ensemble has no nodes";
-  if (t.nanTrue.length === 0) t.nanTrue = new Array<number>(n).fill(0);
   const columns = [t.tree, t.id, t.feature, t.threshold, t.trueId, t.falseId, t.nanTrue];
   if (columns.some((c) => c.length !== n)) return "node attributes of different lengths";
   const mode = modes.find((m) => m !== "LEAF" && m !== "BRANCH_LEQ");
@@ -147,17 +146,17 @@ function readNodes(attr: (name: string) => OnnxAttribute | undefined, width: num
     // onnxruntime refuses node ids outside [0, number of nodes) and tree ids it cannot hold in an int32.
     if (!(id >= 0 && id < n && tree >= 0 && tree < 2 ** 31)) return `node ${tree}:${id} has an id out of range`;
   }
-  t.index = new NodeIndex(t.tree, t.id);
+  const index = new NodeIndex(t.tree, t.id);
   for (let i = 0; i < n; i++) {
     const tree = t.tree[i]!;
     const id = t.id[i]!;
-    if (!t.index.set(tree, id, i)) return `node ${tree}:${id} appears twice`;
+    if (!index.set(tree, id, i)) return `node ${tree}:${id} appears twice`;
     if (t.isLeaf[i]) continue;
     if (!(t.feature[i]! >= 0 && t.feature[i]! < width))
       return `node ${tree}:${id} reads feature ${t.feature[i]} of ${width}`;
     if (Number.isNaN(t.threshold[i])) return `node ${tree}:${id} has a NaN threshold`;
   }
-  return t;
+  return { ...t, index };
 }
 
 /** One weight per leaf, as a float32, by node-table row (NaN: none listed, which layOut refuses). */

@@ -34,7 +34,7 @@ export interface OnnxNode {
   attributes: Map<string, OnnxAttribute>;
 }
 
-export interface OnnxValueInfo {
+interface OnnxValueInfo {
   name: string;
   elemType: number | undefined;
   /** One entry per dimension: a size, a symbolic name, or undefined; undefined for an unknown rank. */
