@@ -9,7 +9,8 @@ import { compileTreeEnsemble, type TreeEnsemble } from "./tree-ensemble";
  * float32 results as onnxruntime. Rows go through the trees four at a time, tree by tree, so a tree's nodes
  * stay in the CPU caches across the rows of a run and four independent walks overlap in the pipeline; the
  * rows left over (all of a run of one to three) go through four trees at a time instead. The step
- * `kids[2n + (x > t)]` has no branch to mispredict. A run with a NaN feature takes the exact slow walk.
+ * `trueChild[n] + (x > t)` has no branch to mispredict, and the child's load does not wait for the
+ * comparison (tree-ensemble.ts lays siblings side by side). A run with a NaN feature takes the exact slow walk.
  */
 export class TreeEngine implements InferenceEngine {
   readonly name = "compiled-trees";
@@ -95,7 +96,7 @@ export class TreeEngine implements InferenceEngine {
    * optimised code away, again and again while the run lasts, and the interpreted loop boxes every float.
    */
   private walkBlocks(blocked: number): void {
-    const { roots, firstLeaf: leaf, feature: f, threshold: t, kids: k, leafValue: v, width: w } = this.trees;
+    const { roots, feature: f, threshold: t, trueChild: k, leafValue: v, width: w } = this.trees;
     const x = this.features;
     const sums = this.sums;
     for (let tree = 0; tree < roots.length; tree++) {
@@ -106,13 +107,22 @@ export class TreeEngine implements InferenceEngine {
         let b = root;
         let c = root;
         let e = root;
+        const kr = k[root]!;
+        let ka = kr;
+        let kb = kr;
+        let kc = kr;
+        let ke = kr;
         // A leaf is its own child: walks that reached theirs mark time until all four have.
-        do {
-          a = k[2 * a + +(x[d + f[a]!]! > t[a]!)]!;
-          b = k[2 * b + +(x[d + w + f[b]!]! > t[b]!)]!;
-          c = k[2 * c + +(x[d + 2 * w + f[c]!]! > t[c]!)]!;
-          e = k[2 * e + +(x[d + 3 * w + f[e]!]! > t[e]!)]!;
-        } while (((a - leaf) | (b - leaf) | (c - leaf) | (e - leaf)) < 0);
+        while (((ka ^ a) | (kb ^ b) | (kc ^ c) | (ke ^ e)) !== 0) {
+          a = ka + +(x[d + f[a]!]! > t[a]!);
+          b = kb + +(x[d + w + f[b]!]! > t[b]!);
+          c = kc + +(x[d + 2 * w + f[c]!]! > t[c]!);
+          e = ke + +(x[d + 3 * w + f[e]!]! > t[e]!);
+          ka = k[a]!;
+          kb = k[b]!;
+          kc = k[c]!;
+          ke = k[e]!;
+        }
         sums[j] = sums[j]! + v[a]!;
         sums[j + 1] = sums[j + 1]! + v[b]!;
         sums[j + 2] = sums[j + 2]! + v[c]!;
@@ -123,7 +133,7 @@ export class TreeEngine implements InferenceEngine {
 
   /** One row through every tree, four trees at a time (four independent walks), summed in tree order. */
   private walkRow(d: number): number {
-    const { roots, firstLeaf: leaf, feature: f, threshold: t, kids: k, leafValue: v } = this.trees;
+    const { roots, feature: f, threshold: t, trueChild: k, leafValue: v } = this.trees;
     const x = this.features;
     const trees = roots.length;
     let sum = 0;
@@ -133,17 +143,25 @@ export class TreeEngine implements InferenceEngine {
       let b = roots[tree + 1]!;
       let c = roots[tree + 2]!;
       let e = roots[tree + 3]!;
-      do {
-        a = k[2 * a + +(x[d + f[a]!]! > t[a]!)]!;
-        b = k[2 * b + +(x[d + f[b]!]! > t[b]!)]!;
-        c = k[2 * c + +(x[d + f[c]!]! > t[c]!)]!;
-        e = k[2 * e + +(x[d + f[e]!]! > t[e]!)]!;
-      } while (((a - leaf) | (b - leaf) | (c - leaf) | (e - leaf)) < 0);
+      let ka = k[a]!;
+      let kb = k[b]!;
+      let kc = k[c]!;
+      let ke = k[e]!;
+      while (((ka ^ a) | (kb ^ b) | (kc ^ c) | (ke ^ e)) !== 0) {
+        a = ka + +(x[d + f[a]!]! > t[a]!);
+        b = kb + +(x[d + f[b]!]! > t[b]!);
+        c = kc + +(x[d + f[c]!]! > t[c]!);
+        e = ke + +(x[d + f[e]!]! > t[e]!);
+        ka = k[a]!;
+        kb = k[b]!;
+        kc = k[c]!;
+        ke = k[e]!;
+      }
       sum = Math.fround(Math.fround(Math.fround(Math.fround(sum + v[a]!) + v[b]!) + v[c]!) + v[e]!);
     }
     for (; tree < trees; tree++) {
       let n = roots[tree]!;
-      while (n < leaf) n = k[2 * n + +(x[d + f[n]!]! > t[n]!)]!;
+      for (let kn = k[n]!; kn !== n; kn = k[n]!) n = kn + +(x[d + f[n]!]! > t[n]!);
       sum = Math.fround(sum + v[n]!);
     }
     return sum;
@@ -151,15 +169,15 @@ export class TreeEngine implements InferenceEngine {
 
   /** One row with onnxruntime's full rule: true child when x <= threshold, or when x is NaN and the node says so. */
   private walkExact(d: number): number {
-    const { roots, firstLeaf: leaf, feature, threshold, kids, nanGoesTrue, leafValue } = this.trees;
+    const { roots, feature, threshold, trueChild, nanGoesTrue, leafValue } = this.trees;
     const x = this.features;
     let sum = 0;
     for (let tree = 0; tree < roots.length; tree++) {
       let n = roots[tree]!;
-      while (n < leaf) {
+      while (trueChild[n] !== n) {
         const value = x[d + feature[n]!]!;
         const goTrue = value <= threshold[n]! || (value !== value && nanGoesTrue[n] === 1);
-        n = kids[2 * n + (goTrue ? 0 : 1)]!;
+        n = trueChild[n]! + (goTrue ? 0 : 1);
       }
       sum = Math.fround(sum + leafValue[n]!);
     }

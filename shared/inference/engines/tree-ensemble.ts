@@ -7,19 +7,21 @@ import type { Compiled } from "./compiled";
  * value added last; a node sends a row to its true child when `x <= threshold`, and a NaN feature to the
  * child its `nodes_missing_value_tracks_true` flag names. Anything beyond that subset is unsupported.
  *
- * Layout: the internal nodes of every tree (tree after tree, each breadth first), then all leaves, in flat
- * typed arrays. `kids[2n]` is node n's true child, `kids[2n + 1]` its false child; a leaf is its own child,
- * so a walk can step past its leaf, and one comparison (`n < firstLeaf`) tells whether a walk is done.
+ * Layout: every tree breadth first, tree after tree, in flat typed arrays, a node's two children side by
+ * side: node n's true child is `trueChild[n]`, its false child the next node, so a step is
+ * `trueChild[n] + (x > threshold[n])` and the load of `trueChild[n]` does not wait for the comparison. A leaf
+ * is its own true child with an infinite threshold (no x is above it), so a walk can step past its leaf in
+ * place; `trueChild[n] === n` tells a leaf.
  */
 export interface TreeEnsemble {
   /** Columns the trees read (features of the input plus derived ones). */
   width: number;
   roots: Int32Array;
-  /** Every node below this index is internal, every one from it on a leaf. */
-  firstLeaf: number;
   feature: Uint8Array;
+  /** +Infinity at a leaf. */
   threshold: Float32Array;
-  kids: Int32Array;
+  /** The true child; the false child is the node after it. A leaf's is itself. */
+  trueChild: Int32Array;
   /** True child for a NaN feature (1) or false child (0), per node. */
   nanGoesTrue: Uint8Array;
   /** Leaf weight per node (0 for internal nodes). */
@@ -191,44 +193,43 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
     seen.add(tree);
     runs.push({ tree, root: row });
   }
-  const placed = { internal: [] as number[], leaves: [] as number[], roots: [] as number[] };
+  const placed = { order: [] as number[], roots: [] as number[] };
   const kidRows = new Int32Array(2 * t.tree.length);
   const visited = new Uint8Array(t.tree.length);
   for (const { tree, root } of runs) {
     const refusal = placeTree(t, tree, root, visited, kidRows, placed);
     if (refusal) return { ok: false, reason: refusal };
   }
-  // Slots: every tree's internal nodes (tree after tree), then every tree's leaves.
+  const { order } = placed;
   const slot = new Int32Array(t.tree.length);
-  const order = placed.internal.concat(placed.leaves);
   for (let s = 0; s < order.length; s++) slot[order[s]!] = s;
   const n = order.length;
-  const [feature, threshold, kids] = [new Uint8Array(n), new Float32Array(n), new Int32Array(2 * n)];
+  const [feature, threshold, trueChild] = [new Uint8Array(n), new Float32Array(n), new Int32Array(n)];
   const [nanGoesTrue, leafValue] = [new Uint8Array(n), new Float32Array(n)];
-  const firstLeaf = placed.internal.length;
   for (let s = 0; s < n; s++) {
     const row = order[s]!;
-    if (s < firstLeaf) {
+    if (!t.isLeaf[row]) {
       feature[s] = t.feature[row]!;
       threshold[s] = t.threshold[row]!;
       nanGoesTrue[s] = t.nanTrue[row] === 1 ? 1 : 0; // onnxruntime: only 1 means true
-      kids[2 * s] = slot[kidRows[2 * row]!]!;
-      kids[2 * s + 1] = slot[kidRows[2 * row + 1]!]!;
+      trueChild[s] = slot[kidRows[2 * row]!]!;
     } else {
-      kids[2 * s] = kids[2 * s + 1] = s;
+      threshold[s] = Infinity;
+      trueChild[s] = s;
       // onnxruntime adds such a leaf's nodes_values entry instead of a weight; not a layout converters write.
       if (Number.isNaN(leaves[row])) return { ok: false, reason: `leaf ${t.tree[row]}:${t.id[row]} has no weight` };
       leafValue[s] = leaves[row]!;
     }
   }
   const roots = Int32Array.from(placed.roots, (row) => slot[row]!);
-  return { ok: true, value: { width, base, firstLeaf, roots, feature, threshold, kids, nanGoesTrue, leafValue } };
+  return { ok: true, value: { width, base, roots, feature, threshold, trueChild, nanGoesTrue, leafValue } };
 }
 
 /**
- * Appends a tree's rows (node-table indices) reached from its root, breadth first, to `placed` (internal rows
- * and leaves apart) and records each internal row's two child rows in `kidRows`. Returns why the rows are not
- * a tree (a node reached twice, a child that does not exist), or undefined.
+ * Appends a tree's rows (node-table indices) reached from its root, breadth first, to `placed.order` (each
+ * internal row's two children enqueued together, so they sit side by side) and records each internal row's
+ * two child rows in `kidRows`. Returns why the rows are not a tree (a node reached twice, a child that does
+ * not exist), or undefined.
  */
 function placeTree(
   t: NodeTable,
@@ -236,7 +237,7 @@ function placeTree(
   root: number,
   visited: Uint8Array,
   kidRows: Int32Array,
-  placed: { internal: number[]; leaves: number[]; roots: number[] },
+  placed: { order: number[]; roots: number[] },
 ): string | undefined {
   placed.roots.push(root);
   // Breadth first: the top levels, which every row walks, sit together in memory.
@@ -245,11 +246,8 @@ function placeTree(
     const row = queue[at]!;
     if (visited[row]) return `tree ${tree} is not a tree (node ${t.id[row]} reached twice)`;
     visited[row] = 1;
-    if (t.isLeaf[row]) {
-      placed.leaves.push(row);
-      continue;
-    }
-    placed.internal.push(row);
+    placed.order.push(row);
+    if (t.isLeaf[row]) continue;
     const yes = t.index.get(tree, t.trueId[row]!);
     const no = t.index.get(tree, t.falseId[row]!);
     if (yes === undefined || no === undefined) {
