@@ -9,8 +9,8 @@ import { compileTreeEnsemble, type TreeEnsemble } from "./tree-ensemble";
  * float32 results as onnxruntime. Rows go through the trees four at a time, tree by tree, so a tree's nodes
  * stay in the CPU caches across the rows of a run and four independent walks overlap in the pipeline; the
  * rows left over (all of a run of one to three) go through four trees at a time instead. The step
- * `trueChild[n] + (x > t)` has no branch to mispredict, and the child's load does not wait for the
- * comparison (tree-ensemble.ts lays siblings side by side). A run with a NaN feature takes the exact slow walk.
+ * `(link >> 8) + (x[link & 255] > t)` has no branch to mispredict, and one load gives the column and the
+ * child (tree-ensemble.ts lays siblings side by side). A run with a NaN feature takes the exact slow walk.
  */
 export class TreeEngine implements InferenceEngine {
   readonly name = "compiled-trees";
@@ -96,7 +96,7 @@ export class TreeEngine implements InferenceEngine {
    * optimised code away, again and again while the run lasts, and the interpreted loop boxes every float.
    */
   private walkBlocks(blocked: number): void {
-    const { roots, feature: f, threshold: t, trueChild: k, leafValue: v, width: w } = this.trees;
+    const { roots, link: L, threshold: t, leafValue: v, width: w } = this.trees;
     const x = this.features;
     const sums = this.sums;
     for (let tree = 0; tree < roots.length; tree++) {
@@ -107,21 +107,20 @@ export class TreeEngine implements InferenceEngine {
         let b = root;
         let c = root;
         let e = root;
-        const kr = k[root]!;
-        let ka = kr;
-        let kb = kr;
-        let kc = kr;
-        let ke = kr;
-        // A leaf is its own child: walks that reached theirs mark time until all four have.
-        while (((ka ^ a) | (kb ^ b) | (kc ^ c) | (ke ^ e)) !== 0) {
-          a = ka + +(x[d + f[a]!]! > t[a]!);
-          b = kb + +(x[d + w + f[b]!]! > t[b]!);
-          c = kc + +(x[d + 2 * w + f[c]!]! > t[c]!);
-          e = ke + +(x[d + 3 * w + f[e]!]! > t[e]!);
-          ka = k[a]!;
-          kb = k[b]!;
-          kc = k[c]!;
-          ke = k[e]!;
+        let la = L[root]!;
+        let lb = la;
+        let lc = la;
+        let le = la;
+        // A leaf is its own child (link >> 8 === n): walks that reached theirs mark time until all four have.
+        while ((((la >> 8) ^ a) | ((lb >> 8) ^ b) | ((lc >> 8) ^ c) | ((le >> 8) ^ e)) !== 0) {
+          a = (la >> 8) + +(x[d + (la & 255)]! > t[a]!);
+          b = (lb >> 8) + +(x[d + w + (lb & 255)]! > t[b]!);
+          c = (lc >> 8) + +(x[d + 2 * w + (lc & 255)]! > t[c]!);
+          e = (le >> 8) + +(x[d + 3 * w + (le & 255)]! > t[e]!);
+          la = L[a]!;
+          lb = L[b]!;
+          lc = L[c]!;
+          le = L[e]!;
         }
         sums[j] = sums[j]! + v[a]!;
         sums[j + 1] = sums[j + 1]! + v[b]!;
@@ -133,7 +132,7 @@ export class TreeEngine implements InferenceEngine {
 
   /** One row through every tree, four trees at a time (four independent walks), summed in tree order. */
   private walkRow(d: number): number {
-    const { roots, feature: f, threshold: t, trueChild: k, leafValue: v } = this.trees;
+    const { roots, link: L, threshold: t, leafValue: v } = this.trees;
     const x = this.features;
     const trees = roots.length;
     let sum = 0;
@@ -143,25 +142,25 @@ export class TreeEngine implements InferenceEngine {
       let b = roots[tree + 1]!;
       let c = roots[tree + 2]!;
       let e = roots[tree + 3]!;
-      let ka = k[a]!;
-      let kb = k[b]!;
-      let kc = k[c]!;
-      let ke = k[e]!;
-      while (((ka ^ a) | (kb ^ b) | (kc ^ c) | (ke ^ e)) !== 0) {
-        a = ka + +(x[d + f[a]!]! > t[a]!);
-        b = kb + +(x[d + f[b]!]! > t[b]!);
-        c = kc + +(x[d + f[c]!]! > t[c]!);
-        e = ke + +(x[d + f[e]!]! > t[e]!);
-        ka = k[a]!;
-        kb = k[b]!;
-        kc = k[c]!;
-        ke = k[e]!;
+      let la = L[a]!;
+      let lb = L[b]!;
+      let lc = L[c]!;
+      let le = L[e]!;
+      while ((((la >> 8) ^ a) | ((lb >> 8) ^ b) | ((lc >> 8) ^ c) | ((le >> 8) ^ e)) !== 0) {
+        a = (la >> 8) + +(x[d + (la & 255)]! > t[a]!);
+        b = (lb >> 8) + +(x[d + (lb & 255)]! > t[b]!);
+        c = (lc >> 8) + +(x[d + (lc & 255)]! > t[c]!);
+        e = (le >> 8) + +(x[d + (le & 255)]! > t[e]!);
+        la = L[a]!;
+        lb = L[b]!;
+        lc = L[c]!;
+        le = L[e]!;
       }
       sum = Math.fround(Math.fround(Math.fround(Math.fround(sum + v[a]!) + v[b]!) + v[c]!) + v[e]!);
     }
     for (; tree < trees; tree++) {
       let n = roots[tree]!;
-      for (let kn = k[n]!; kn !== n; kn = k[n]!) n = kn + +(x[d + f[n]!]! > t[n]!);
+      for (let l = L[n]!; l >> 8 !== n; l = L[n]!) n = (l >> 8) + +(x[d + (l & 255)]! > t[n]!);
       sum = Math.fround(sum + v[n]!);
     }
     return sum;
@@ -169,15 +168,15 @@ export class TreeEngine implements InferenceEngine {
 
   /** One row with onnxruntime's full rule: true child when x <= threshold, or when x is NaN and the node says so. */
   private walkExact(d: number): number {
-    const { roots, feature, threshold, trueChild, nanGoesTrue, leafValue } = this.trees;
+    const { roots, link, threshold, nanGoesTrue, leafValue } = this.trees;
     const x = this.features;
     let sum = 0;
     for (let tree = 0; tree < roots.length; tree++) {
       let n = roots[tree]!;
-      while (trueChild[n] !== n) {
-        const value = x[d + feature[n]!]!;
+      while (link[n]! >> 8 !== n) {
+        const value = x[d + (link[n]! & 255)]!;
         const goTrue = value <= threshold[n]! || (value !== value && nanGoesTrue[n] === 1);
-        n = trueChild[n]! + (goTrue ? 0 : 1);
+        n = (link[n]! >> 8) + (goTrue ? 0 : 1);
       }
       sum = Math.fround(sum + leafValue[n]!);
     }

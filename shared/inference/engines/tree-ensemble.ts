@@ -8,20 +8,20 @@ import type { Compiled } from "./compiled";
  * child its `nodes_missing_value_tracks_true` flag names. Anything beyond that subset is unsupported.
  *
  * Layout: every tree breadth first, tree after tree, in flat typed arrays, a node's two children side by
- * side: node n's true child is `trueChild[n]`, its false child the next node, so a step is
- * `trueChild[n] + (x > threshold[n])` and the load of `trueChild[n]` does not wait for the comparison. A leaf
- * is its own true child with an infinite threshold (no x is above it), so a walk can step past its leaf in
- * place; `trueChild[n] === n` tells a leaf.
+ * side. `link[n]` holds node n's true child (shifted left 8 bits) and the column it reads (low 8 bits): one
+ * load gives both, and the false child is the node after the true one, so a step is
+ * `(link[n] >> 8) + (x[link[n] & 255] > threshold[n])`, whose child index does not wait for the comparison.
+ * A leaf is its own true child with an infinite threshold (no x is above it), so a walk can step past its
+ * leaf in place; `link[n] >> 8 === n` tells a leaf.
  */
 export interface TreeEnsemble {
   /** Columns the trees read (features of the input plus derived ones). */
   width: number;
   roots: Int32Array;
-  feature: Uint8Array;
+  /** True child << 8 | column read; the false child is the node after the true one. A leaf's child is itself. */
+  link: Int32Array;
   /** +Infinity at a leaf. */
   threshold: Float32Array;
-  /** The true child; the false child is the node after it. A leaf's is itself. */
-  trueChild: Int32Array;
   /** True child for a NaN feature (1) or false child (0), per node. */
   nanGoesTrue: Uint8Array;
   /** Leaf weight per node (0 for internal nodes). */
@@ -204,25 +204,26 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
   const slot = new Int32Array(t.tree.length);
   for (let s = 0; s < order.length; s++) slot[order[s]!] = s;
   const n = order.length;
-  const [feature, threshold, trueChild] = [new Uint8Array(n), new Float32Array(n), new Int32Array(n)];
+  // The child index shares an int32 with the 8-bit column number.
+  if (n > 2 ** 23) return { ok: false, reason: `${n} nodes (the layout indexes at most 2^23)` };
+  const [link, threshold] = [new Int32Array(n), new Float32Array(n)];
   const [nanGoesTrue, leafValue] = [new Uint8Array(n), new Float32Array(n)];
   for (let s = 0; s < n; s++) {
     const row = order[s]!;
     if (!t.isLeaf[row]) {
-      feature[s] = t.feature[row]!;
+      link[s] = (slot[kidRows[2 * row]!]! << 8) | t.feature[row]!;
       threshold[s] = t.threshold[row]!;
       nanGoesTrue[s] = t.nanTrue[row] === 1 ? 1 : 0; // onnxruntime: only 1 means true
-      trueChild[s] = slot[kidRows[2 * row]!]!;
     } else {
+      link[s] = s << 8;
       threshold[s] = Infinity;
-      trueChild[s] = s;
       // onnxruntime adds such a leaf's nodes_values entry instead of a weight; not a layout converters write.
       if (Number.isNaN(leaves[row])) return { ok: false, reason: `leaf ${t.tree[row]}:${t.id[row]} has no weight` };
       leafValue[s] = leaves[row]!;
     }
   }
   const roots = Int32Array.from(placed.roots, (row) => slot[row]!);
-  return { ok: true, value: { width, base, roots, feature, threshold, trueChild, nanGoesTrue, leafValue } };
+  return { ok: true, value: { width, base, roots, link, threshold, nanGoesTrue, leafValue } };
 }
 
 /**
