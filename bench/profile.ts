@@ -5,6 +5,7 @@
  *
  *   npm run build && node --import tsx bench/profile.ts [--label before] [--seconds 5] [--kinds predict-unique,predict-hit]
  *     [--server <another build's server/main.js>] [--ceiling: the bare node:http server instead] [--top 25]
+ *     [--paced <req/s>: the timed run of predict-unique is the paced generator of the bench at that rate, not wrk]
  *
  * Writes bench/results/profiles/<label>/<kind>.cpuprofile (open in Chrome DevTools) and
  * bench/results/profiles/<label>/summary.md; prints the summary.
@@ -13,10 +14,11 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { build } from "esbuild";
 import { SourceMap, type SourceMapPayload } from "node:module";
 import { basename, resolve } from "node:path";
-import { choosePinning, pinSelf } from "./lib/pinning";
+import { choosePinning, pinSelf, type Pinning } from "./lib/pinning";
 import { pinServersWith, snapshotBuild, spawnScript, spawnServer, useServerScript, waitReady } from "./lib/procs";
 import { markdownTable } from "./lib/stats";
-import { requireWrk, runWrk, writeRowsFile, type WrkKind } from "./lib/wrk";
+import { runPaced } from "./lib/paced";
+import { cpuWindow, requireWrk, runWrk, writeRowsFile, type WrkKind } from "./lib/wrk";
 
 const arg = (flag: string, dflt: string) => {
   const i = process.argv.indexOf(flag);
@@ -34,6 +36,11 @@ const CEILING = process.argv.includes("--ceiling");
 const HEAP = process.argv.includes("--heap");
 /** Another server bundle than dist/ (e.g. a build of the commit before a change), for a before/after pair. */
 const SERVER = arg("--server", "");
+/**
+ * The paced generator (bench/lib/paced.ts) at this rate for predict-unique's timed run instead of wrk: where the
+ * extra microseconds of a request go when requests arrive one by one rather than 32 at a time.
+ */
+const PACED = Number(arg("--paced", "0"));
 const OUT = resolve("bench/results/profiles", LABEL);
 const TMP = resolve("bench/results/tmp");
 
@@ -156,6 +163,22 @@ async function ceilingBundle(): Promise<string> {
   return ceilingScript;
 }
 
+/** The paced generator in this process (pinned to the load core) for SECONDS at PACED req/s. */
+async function pacedRun(pin: Pinning, port: number, pid: number, seed: number) {
+  const window = cpuWindow(pid, pin);
+  const r = await runPaced({
+    host: "127.0.0.1",
+    port,
+    connections: 32,
+    rate: PACED,
+    warmupS: 0,
+    durationS: SECONDS,
+    seed,
+  });
+  const used = window.stop();
+  return { requests: r.ok, reqPerS: r.achievedPerS, cpuPerReqUs: ((used.cpuSecs ?? NaN) / r.ok) * 1e6 };
+}
+
 async function main(): Promise<void> {
   requireWrk();
   const pin = choosePinning();
@@ -194,7 +217,10 @@ async function main(): Promise<void> {
     try {
       await waitReady(server, "GET", "/health");
       const warm = await runWrk(spec(1), pin);
-      const run = await runWrk(spec(SECONDS), pin, server.pid);
+      const run =
+        PACED > 0 && kind === "predict-unique"
+          ? await pacedRun(pin, server.port, server.pid, (seed += 10_000))
+          : await runWrk(spec(SECONDS), pin, server.pid);
       measured = { requests: warm.requests + run.requests, reqPerS: run.reqPerS, cpuPerReq: run.cpuPerReqUs };
     } finally {
       await server.stop(); // SIGTERM: the server drains and exits, and node writes the profile
