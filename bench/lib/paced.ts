@@ -30,6 +30,20 @@ export interface PacedSpec {
   seed: number;
 }
 
+/** Length of the windows a paced run is broken into (throughput and worst latency per window), ms. */
+export const WINDOW_MS = 250;
+
+/** The timed window in WINDOW_MS slices: what the server answered in each, and the worst latency of each. */
+export interface PacedWindows {
+  /** Wall-clock start of the timed window (epoch ms), to line the slices up with CPU samples of the server. */
+  startEpochMs: number;
+  ms: number;
+  /** Responses that arrived in each slice (whenever their request was due). */
+  done: number[];
+  /** Worst latency from the intended send of the requests due in each slice, ms. */
+  worstMs: number[];
+}
+
 export interface PacedResult {
   rate: number;
   connections: number;
@@ -49,6 +63,7 @@ export interface PacedResult {
   sendLag: LatencySummary;
   /** Gaps between the generator's loop turns, ms: its own responsiveness (max = its worst stall). */
   loopGap: LatencySummary;
+  windows: PacedWindows;
 }
 
 interface Conn {
@@ -92,13 +107,21 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   const idle: Conn[] = [];
   const conns = new Set<Conn>();
   const inWindow = (t: number) => t >= windowStart && t < windowEnd;
+  const slices = Math.ceil((spec.durationS * 1000) / WINDOW_MS);
+  const done = new Int32Array(slices);
+  const worst = new Float64Array(slices);
+  const slice = (t: number) => Math.floor((t - windowStart) / WINDOW_MS);
 
   const finish = (c: Conn, status: number, now: number) => {
     answered++;
+    const at = slice(now);
+    if (at >= 0 && at < slices) done[at] = done[at]! + 1;
     if (inWindow(c.intended)) {
       if (status >= 200 && status < 300) {
         ok++;
         latency.push(now - c.intended);
+        const dueAt = slice(c.intended);
+        worst[dueAt] = Math.max(worst[dueAt]!, now - c.intended);
         service.push(now - c.sentAt);
         lag.push(c.sentAt - c.intended);
       } else non2xx++;
@@ -195,6 +218,12 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
           serviceTime: service.summary(),
           sendLag: lag.summary(),
           loopGap: gaps.summary(),
+          windows: {
+            startEpochMs: performance.timeOrigin + windowStart,
+            ms: WINDOW_MS,
+            done: Array.from(done),
+            worstMs: Array.from(worst),
+          },
         });
         return;
       }

@@ -269,6 +269,32 @@ export async function waitQuiet(
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (undefined once gone). */
+/**
+ * The main thread's CPU time (ns, the first field of /proc/<pid>/schedstat: nanosecond resolution, where utime
+ * and stime count 10 ms ticks) against the wall clock (epoch ms), every `intervalMs`. The main thread runs all of
+ * the server's JavaScript, so its time per request is the per-request cost a slice of a run paid.
+ */
+export function threadCpuSampler(pid: number, intervalMs = 50) {
+  const samples: { epochMs: number; ns: number }[] = [];
+  const sample = () => {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
+      samples.push({ epochMs: performance.timeOrigin + performance.now(), ns });
+    } catch {
+      // The process is gone: the samples so far are what there is.
+    }
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop() {
+      sample();
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}
+
 export function cpuSeconds(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

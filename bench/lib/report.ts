@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import type { ModelCeiling } from "./model-ceiling";
 import type { measurePackageSizes } from "./package-size";
 import type { PacedResult } from "./paced";
+import type { PacedSliceSummary } from "./paced-windows";
 import type { Pinning } from "./pinning";
 import { fmtMB, fmtMs, fmtNum, markdownTable } from "./stats";
 import type { WrkKind, WrkRun } from "./wrk";
@@ -176,7 +177,16 @@ function throughputRows(input: ReportInput, targets: Target[]): string[][] {
   });
 }
 
-type PacedRun = { result: PacedResult; peakRss: number; cpu: number; cpuPerReqUs: number; otherOnServerCore?: number };
+type PacedRun = {
+  result: PacedResult;
+  /** The closed-loop capacity measured on the same server right before, req/s (the rate is a fraction of it). */
+  capacity: number;
+  slices?: PacedSliceSummary;
+  peakRss: number;
+  cpu: number;
+  cpuPerReqUs: number;
+  otherOnServerCore?: number;
+};
 
 /** "2.86 ms (2.01–75.8)": the median run's p99 and the range over all runs, when there were several. */
 function pacedP99(input: ReportInput): string {
@@ -195,7 +205,7 @@ function otherRows(input: ReportInput, targets: Target[]): string[][] {
     const pass = r.latency.p99 <= 5 && r.errors + r.non2xx === 0;
     targets.push({ name: "paced /predict p99", target: "≤ 5 ms", value: pacedP99(input), pass });
     rows.push([
-      `paced /predict unique at ${input.pacedFraction * 100} % of capacity (${fmtNum(r.rate)} req/s, 32 conns)`,
+      `paced /predict unique at ${input.pacedFraction * 100} % of capacity (${fmtNum(r.rate)} of ${fmtNum(p.capacity)} req/s, 32 conns)`,
       fmtNum(r.achievedPerS),
       fmtNum(r.achievedPerS),
       ...dash(3),
@@ -455,6 +465,12 @@ function print(
       `\npaced: latency from the intended send time (coordinated omission counted): p50 ${fmtMs(r.latency.p50)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)}; ` +
         `from the actual send p99 ${fmtMs(r.serviceTime.p99)}; send lag p99 ${fmtMs(r.sendLag.p99)}; server CPU ${cores(input.paced.cpu)}, other work on its core ${cores(input.paced.otherOnServerCore)}; generator loop gap p99 ${fmtMs(r.loopGap.p99)}, max ${fmtMs(r.loopGap.max)}`,
     );
+    const sl = input.paced.slices;
+    if (sl)
+      console.log(
+        `paced, by ${sl.sliceMs} ms slice: ${sl.late} of ${sl.slices} late (a request over 5 ms); server main thread busy ${cores(sl.busyOnTime)} on time, ${cores(sl.busyLate)} late; ` +
+          `CPU per response ${us(sl.cpuPerResponseOnTimeUs)} on time, ${us(sl.cpuPerResponseLateUs)} late (slices ${us(sl.cpuPerResponseRangeUs[0])}–${us(sl.cpuPerResponseRangeUs[1])})`,
+      );
   }
   if (runRows) {
     console.log(

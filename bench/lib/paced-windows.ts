@@ -1,0 +1,59 @@
+/**
+ * What the server's core did in the slices of a paced run where requests came late: its busy share and CPU time
+ * per response in those slices against the others. A server that is late because it has more work per request
+ * (a GC, a slow path) shows more CPU per response there; a server whose core was slower for a while (the VM's
+ * host running something else) shows the same requests costing more CPU at the same rate, with the core saturated.
+ */
+import type { PacedWindows } from "./paced";
+import { median } from "./stats";
+
+export interface PacedSliceSummary {
+  sliceMs: number;
+  slices: number;
+  /** Slices whose worst latency from the intended send is over the target. */
+  late: number;
+  /** Median busy share of the server's main thread (1 = a whole core), slices on time / late. */
+  busyOnTime: number;
+  busyLate: number;
+  /** Median µs of main-thread CPU per response, slices on time / late. */
+  cpuPerResponseOnTimeUs: number;
+  cpuPerResponseLateUs: number;
+  /** The fastest and slowest slices by CPU per response (µs): how much the cost of the same work moved. */
+  cpuPerResponseRangeUs: [number, number];
+}
+
+/** CPU time (ns) at `epochMs`, interpolated between the samples around it. */
+function cpuAt(samples: { epochMs: number; ns: number }[], epochMs: number): number {
+  let i = samples.findIndex((s) => s.epochMs >= epochMs);
+  if (i === -1) i = samples.length - 1;
+  if (i === 0) return samples[0]!.ns;
+  const [a, b] = [samples[i - 1]!, samples[i]!];
+  return a.ns + ((b.ns - a.ns) * (epochMs - a.epochMs)) / Math.max(1e-9, b.epochMs - a.epochMs);
+}
+
+export function summariseSlices(
+  w: PacedWindows,
+  samples: { epochMs: number; ns: number }[],
+  lateOverMs: number,
+): PacedSliceSummary | undefined {
+  if (samples.length < 2) return undefined;
+  const onTime: { busy: number; perReq: number }[] = [];
+  const late: { busy: number; perReq: number }[] = [];
+  w.done.forEach((done, k) => {
+    const start = w.startEpochMs + k * w.ms;
+    const ns = cpuAt(samples, start + w.ms) - cpuAt(samples, start);
+    const slice = { busy: ns / (w.ms * 1e6), perReq: done > 0 ? ns / 1000 / done : NaN };
+    (w.worstMs[k]! > lateOverMs ? late : onTime).push(slice);
+  });
+  const perReq = [...onTime, ...late].map((s) => s.perReq).filter(Number.isFinite);
+  return {
+    sliceMs: w.ms,
+    slices: w.done.length,
+    late: late.length,
+    busyOnTime: median(onTime.map((s) => s.busy)),
+    busyLate: median(late.map((s) => s.busy)),
+    cpuPerResponseOnTimeUs: median(onTime.map((s) => s.perReq).filter(Number.isFinite)),
+    cpuPerResponseLateUs: median(late.map((s) => s.perReq).filter(Number.isFinite)),
+    cpuPerResponseRangeUs: [Math.min(...perReq), Math.max(...perReq)],
+  };
+}
