@@ -20,7 +20,7 @@
  *   npm run bench                      (full: 3 ceiling/service pairs of 6 s for the targets, ≈ 5 min)
  *   npm run bench -- --quick           (1 pair of 3 s per workload, ≈ 1.5 min)
  *   npm run bench -- --server-env KEY=VALUE   (extra env for the server under test, repeatable)
- *   npm run bench -- --only predict_unique,predict_hit   (just those throughput workloads)
+ *   npm run bench -- --only predict_unique,predict_hit   (just those throughput workloads; "paced": the paced runs)
  *   npm run bench -- --quiet-wait 5    (wait at most 5 s for a quiet machine before each run; default 60 s, quick 5 s)
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -582,8 +582,9 @@ async function main(): Promise<void> {
     await headers?.stop();
   }
 
-  // Not with --only (the throughput workloads alone, as the README says).
-  const { pacedRuns, pacedRun } = ONLY ? { pacedRuns: [], pacedRun: undefined } : await pacedRunsOf(ctx);
+  // With --only, only when it names them ("paced"): the other ids are throughput workloads.
+  const { pacedRuns, pacedRun } =
+    !ONLY || ONLY.includes("paced") ? await pacedRunsOf(ctx) : { pacedRuns: [], pacedRun: undefined };
   log("event-loop health");
   const hl = ONLY ? undefined : await health(ctx);
 

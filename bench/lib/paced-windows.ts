@@ -18,6 +18,8 @@ export interface PacedSliceSummary {
   /** Median µs of main-thread CPU per response, slices on time / late. */
   cpuPerResponseOnTimeUs: number;
   cpuPerResponseLateUs: number;
+  /** Late slices in which the generator itself stalled for over 2 ms (its loop gap). */
+  lateWithGeneratorStall: number;
   /** The fastest and slowest slices by CPU per response (µs): how much the cost of the same work moved. */
   cpuPerResponseRangeUs: [number, number];
 }
@@ -39,17 +41,20 @@ export function summariseSlices(
   if (samples.length < 2) return undefined;
   const onTime: { busy: number; perReq: number }[] = [];
   const late: { busy: number; perReq: number }[] = [];
+  let stalled = 0;
   w.done.forEach((done, k) => {
     const start = w.startEpochMs + k * w.ms;
     const ns = cpuAt(samples, start + w.ms) - cpuAt(samples, start);
     const slice = { busy: ns / (w.ms * 1e6), perReq: done > 0 ? ns / 1000 / done : NaN };
     (w.worstMs[k]! > lateOverMs ? late : onTime).push(slice);
+    if (w.worstMs[k]! > lateOverMs && (w.generatorGapMs[k] ?? 0) > 2) stalled++;
   });
   const perReq = [...onTime, ...late].map((s) => s.perReq).filter(Number.isFinite);
   return {
     sliceMs: w.ms,
     slices: w.done.length,
     late: late.length,
+    lateWithGeneratorStall: stalled,
     busyOnTime: median(onTime.map((s) => s.busy)),
     busyLate: median(late.map((s) => s.busy)),
     cpuPerResponseOnTimeUs: median(onTime.map((s) => s.perReq).filter(Number.isFinite)),

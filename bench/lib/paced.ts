@@ -42,6 +42,8 @@ export interface PacedWindows {
   done: number[];
   /** Worst latency from the intended send of the requests due in each slice, ms. */
   worstMs: number[];
+  /** The generator's longest loop gap in each slice, ms: its own stalls, when late requests are its doing. */
+  generatorGapMs: number[];
 }
 
 export interface PacedResult {
@@ -76,17 +78,66 @@ interface Conn {
   buf: Buffer | undefined | null;
 }
 
-export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
+/**
+ * Every request of the run, built before it starts, back to back in one buffer (request i is bytes at[i] to
+ * at[i + 1]): sending one is then a view of bytes made already, not a string and a buffer of its own, so the
+ * generator makes little garbage and its collector stalls it less while it keeps time.
+ */
+function requestBytes(spec: PacedSpec, total: number): { bytes: Buffer; at: Int32Array } {
   const rows = holdoutRows(spec.seed);
-  let rowNo = 0;
   const head = `POST /predict HTTP/1.1\r\nHost: ${spec.host}:${spec.port}\r\nContent-Type: application/json\r\nContent-Length: `;
-  const nextRequest = () => {
-    const body = rows.row(rowNo++);
-    return Buffer.from(`${head}${Buffer.byteLength(body)}\r\n\r\n${body}`, "latin1");
-  };
+  const texts = Array.from({ length: total }, (_, i) => {
+    const body = rows.row(i);
+    return `${head}${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  });
+  const at = new Int32Array(total + 1);
+  for (let i = 0; i < total; i++) at[i + 1] = at[i]! + Buffer.byteLength(texts[i]!, "latin1");
+  const bytes = Buffer.allocUnsafe(at[total]!);
+  texts.forEach((t, i) => bytes.write(t, at[i]!, "latin1"));
+  return { bytes, at };
+}
 
+const CRLF2 = Buffer.from("\r\n\r\n");
+const LENGTH = [Buffer.from("\r\ncontent-length:"), Buffer.from("\r\nContent-Length:")];
+const CLOSE = [Buffer.from("\r\nconnection: close"), Buffer.from("\r\nConnection: close")];
+const LOSE = Buffer.from("lose\r\n");
+
+/**
+ * A response head read from its bytes (status, body length, whether the server closes), or undefined while the
+ * head is incomplete. Bytes, not text: a string per response would be garbage for the generator's collector.
+ * Header names in the two spellings servers write (node keeps ours lower-case); any other falls back to a regex.
+ */
+function readHead(buf: Buffer): { end: number; length: number; status: number; close: boolean } | undefined {
+  const crlf = buf.indexOf(CRLF2);
+  if (crlf < 0) return undefined;
+  const end = crlf + 4;
+  const status = (buf[9]! - 48) * 100 + (buf[10]! - 48) * 10 + (buf[11]! - 48);
+  const within = (needle: Buffer) => {
+    const i = buf.indexOf(needle);
+    return i >= 0 && i < crlf ? i + needle.length : -1;
+  };
+  let at = Math.max(within(LENGTH[0]!), within(LENGTH[1]!));
+  let length = 0;
+  if (at >= 0) {
+    while (buf[at] === 32) at++;
+    for (; buf[at]! >= 48 && buf[at]! <= 57; at++) length = length * 10 + buf[at]! - 48;
+  } else {
+    length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(buf.toString("latin1", 0, crlf))?.[1] ?? 0);
+  }
+  // Node writes "Connection: close" or ours lower-case; another spelling ends its line in "lose" too.
+  const close =
+    within(CLOSE[0]!) >= 0 ||
+    within(CLOSE[1]!) >= 0 ||
+    (within(LOSE) >= 0 && /\r\nconnection:\s*close/i.test(buf.toString("latin1", 0, crlf)));
+  return { end, length, status, close };
+}
+
+export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   const interval = 1000 / spec.rate;
   const total = Math.round(spec.rate * (spec.warmupS + spec.durationS));
+  const requests = requestBytes(spec, total);
+  let rowNo = 0;
+  const nextRequest = () => requests.bytes.subarray(requests.at[rowNo]!, requests.at[++rowNo]!);
   const t0 = performance.now() + 200; // connections open first
   const windowStart = t0 + spec.warmupS * 1000;
   const windowEnd = windowStart + spec.durationS * 1000;
@@ -110,6 +161,7 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   const slices = Math.ceil((spec.durationS * 1000) / WINDOW_MS);
   const done = new Int32Array(slices);
   const worst = new Float64Array(slices);
+  const stalls = new Float64Array(slices);
   const slice = (t: number) => Math.floor((t - windowStart) / WINDOW_MS);
 
   const finish = (c: Conn, status: number, now: number) => {
@@ -146,13 +198,9 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
     c.sock.on("data", (chunk: Buffer) => {
       if (c.buf === null) return;
       c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
-      const end = c.buf.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const header = c.buf.toString("latin1", 0, end);
-      const len = Number(/\r\ncontent-length:\s*(\d+)/i.exec(header)?.[1] ?? 0);
-      if (c.buf.length < end + 4 + len) return;
-      const status = Number(header.slice(9, 12));
-      const close = /\r\nconnection:\s*close/i.test(header);
+      const head = readHead(c.buf);
+      if (!head || c.buf.length < head.end + head.length) return;
+      const { status, close } = head;
       c.buf = undefined;
       c.busy = false;
       finish(c, status, performance.now());
@@ -184,7 +232,11 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   return new Promise((resolve) => {
     const tick = () => {
       const now = performance.now();
-      if (lastTick > 0 && inWindow(now)) gaps.push(now - lastTick);
+      if (lastTick > 0 && inWindow(now)) {
+        gaps.push(now - lastTick);
+        const at = slice(now);
+        stalls[at] = Math.max(stalls[at]!, now - lastTick);
+      }
       lastTick = now;
       while (due < total && t0 + due * interval <= now) queue.push(t0 + due++ * interval);
       while (qHead < queue.length && idle.length > 0) {
@@ -223,6 +275,7 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
             ms: WINDOW_MS,
             done: Array.from(done),
             worstMs: Array.from(worst),
+            generatorGapMs: Array.from(stalls),
           },
         });
         return;

@@ -15,11 +15,18 @@ function samples(start: number, ms: number, busy: (t: number) => number) {
 describe("the paced run's slices", () => {
   const start = 1_000_000;
   // Four 250 ms slices, 1,000 responses each: the first two at half a core, the last two saturated and late.
-  const windows = { startEpochMs: start, ms: 250, done: [1000, 1000, 1000, 1000], worstMs: [1.2, 3, 40, 9] };
+  const windows = {
+    startEpochMs: start,
+    ms: 250,
+    done: [1000, 1000, 1000, 1000],
+    worstMs: [1.2, 3, 40, 9],
+    generatorGapMs: [0.1, 4, 0.2, 3],
+  };
   const cpu = samples(start, 1000, (t) => (t < 500 ? 0.5 : 1));
 
-  it("counts the slices with a request over the target as late", () => {
+  it("counts the slices with a request over the target as late, and those where the generator stalled", () => {
     expect(summariseSlices(windows, cpu, 5)?.late).toBe(2);
+    expect(summariseSlices(windows, cpu, 5)?.lateWithGeneratorStall).toBe(1); // the slice on time with a stall is not
     expect(summariseSlices(windows, cpu, 50)?.late).toBe(0);
   });
 
