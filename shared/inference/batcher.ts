@@ -24,6 +24,12 @@ export interface BatcherOptions {
   outputWidth?: number;
   /** Defers a flush; setImmediate lets every request that arrived in this I/O phase join the batch. */
   defer?: (fn: () => void) => void;
+  /**
+   * Defers the flush that continues a chunked job (default: `defer`). The service passes turn-taking's
+   * nextTurn: a big job's next chunk then waits its turn with the other heavy steps of big requests, so an
+   * event-loop iteration runs one of them, not a chunk and a step back to back.
+   */
+  deferContinuation?: (fn: () => void) => void;
 }
 
 /**
@@ -37,6 +43,7 @@ export class Batcher {
   private scheduled = false;
   private running = false;
   private readonly defer: (fn: () => void) => void;
+  private readonly deferContinuation: (fn: () => void) => void;
   private readonly inWidth: number;
   private readonly outWidth: number;
 
@@ -45,6 +52,7 @@ export class Batcher {
     private readonly opts: BatcherOptions,
   ) {
     this.defer = opts.defer ?? ((fn) => setImmediate(fn));
+    this.deferContinuation = opts.deferContinuation ?? this.defer;
     this.inWidth = opts.inputWidth ?? WIDTH;
     this.outWidth = opts.outputWidth ?? 1;
   }
@@ -67,7 +75,9 @@ export class Batcher {
   private schedule(): void {
     if (this.scheduled || this.running) return;
     this.scheduled = true;
-    this.defer(() => {
+    // Rows of a job already started wait for the turn of a chunk; only new jobs' rows take the next iteration.
+    const continuing = this.queue.some((j) => j.taken > 0);
+    (continuing ? this.deferContinuation : this.defer)(() => {
       this.scheduled = false;
       void this.flush();
     });

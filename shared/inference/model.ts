@@ -1,3 +1,4 @@
+import { nextTurn } from "./turn-taking";
 import { Batcher } from "./batcher";
 import { openEngine, type EngineChoice, type EngineName } from "./engines/engine";
 import { FEATURES, SEED_HOUSE, WIDTH } from "../input/features";
@@ -74,7 +75,10 @@ export async function createModel(
   const warm = Float32Array.from(FEATURES.map((f) => SEED_HOUSE[f]));
   await run(warm, 1);
 
-  const batcher = new Batcher(run, { maxRows: opts.maxRowsPerRun ?? MAX_ROWS_PER_RUN });
+  const batcher = new Batcher(run, {
+    maxRows: opts.maxRowsPerRun ?? MAX_ROWS_PER_RUN,
+    deferContinuation: (fn) => void nextTurn().then(fn),
+  });
   const { card } = artifact;
   return {
     info: {

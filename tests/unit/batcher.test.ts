@@ -63,6 +63,26 @@ describe("the dynamic batcher over the real model", () => {
     await model.close();
   });
 
+  it("defers the chunks after a big job's first through deferContinuation, and new jobs' first run through defer", async () => {
+    const { model } = await realRun();
+    const deferred: string[] = [];
+    const batcher = new Batcher((input, n) => model.infer(input, n), {
+      maxRows: 1000,
+      defer: (fn) => (deferred.push("defer"), setImmediate(fn)),
+      deferContinuation: (fn) => (deferred.push("continuation"), setImmediate(fn)),
+    });
+    const big = houses(3500, 3);
+    const expected = await model.infer(toTensor(big), big.length);
+    const out = await batcher.infer(toTensor(big), big.length);
+    expect(Array.from(out)).toEqual(Array.from(expected));
+    // Four runs of at most 1,000 rows: the first for a new job, the three after it continue the same job.
+    expect(deferred).toEqual(["defer", "continuation", "continuation", "continuation"]);
+    deferred.length = 0;
+    await batcher.infer(toTensor([SEED_HOUSE]), 1);
+    expect(deferred).toEqual(["defer"]);
+    await model.close();
+  });
+
   it("rejects every waiting request when a run fails, and keeps serving afterwards", async () => {
     let fail = true;
     const batcher = new Batcher(
