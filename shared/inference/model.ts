@@ -50,8 +50,12 @@ export interface Model {
   close(): Promise<void>;
 }
 
-/** Most rows in one model run: 512 rows ≈ 5 ms of the event loop, so small requests wait at most that behind a bulk. */
-export const MAX_ROWS_PER_RUN = 512;
+/**
+ * Most rows in one model run: 256 rows hold the event loop 2–4 ms (the compiled engine at 7–14 µs a row on the
+ * bench's VM), so small requests wait at most about that behind a bulk. 512 kept /health's p99 during 10,000-row
+ * bulks at 18–26 ms against 12–18 with 256, at the same bulk throughput (BENCHMARKS.md, round 4).
+ */
+export const MAX_ROWS_PER_RUN = 256;
 
 /** Opens the model's engine from verified bytes (compiled trees or onnxruntime, per MODEL_ENGINE) and warms it up. */
 export async function createModel(
