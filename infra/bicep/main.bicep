@@ -30,6 +30,9 @@ param instanceMemoryMB int = 2048
 
 @allowed(['debug', 'info', 'warn', 'error', 'silent'])
 param logLevel string = 'info'
+@description('What runs the point model (MODEL_ENGINE): auto (compiled trees, onnxruntime for other graphs), compiled or onnxruntime.')
+@allowed(['auto', 'compiled', 'onnxruntime'])
+param modelEngine string = 'auto'
 param cacheTtlSeconds int = 86400
 param cacheMaxEntries int = 50000
 param rateLimitRequests int = 0
@@ -159,6 +162,7 @@ module functionApp 'modules/functionapp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     modelBlobUrl: '${modelStorage.outputs.blobEndpoint}${modelContainerName}/${modelBlobPath}'
     logLevel: logLevel
+    modelEngine: modelEngine
     cacheTtlSeconds: cacheTtlSeconds
     cacheMaxEntries: cacheMaxEntries
     rateLimitRequests: rateLimitRequests
