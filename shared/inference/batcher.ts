@@ -25,11 +25,12 @@ export interface BatcherOptions {
   /** Defers a flush; setImmediate lets every request that arrived in this I/O phase join the batch. */
   defer?: (fn: () => void) => void;
   /**
-   * Defers the flush that continues a chunked job (default: `defer`). The service passes turn-taking's
-   * nextTurn: a big job's next chunk then waits its turn with the other heavy steps of big requests, so an
-   * event-loop iteration runs one of them, not a chunk and a step back to back.
+   * Defers the flush that continues a started job (`rows`: the largest started job's size; default: `defer`).
+   * The service passes turn-taking's afterTurnIfBig: a big job's next chunk then waits its turn with the other
+   * heavy steps of big requests, so an event-loop iteration runs one of them, not a chunk and a step back to back.
+   * New jobs never wait for it: their rows go in a run of their own in the next iteration.
    */
-  deferContinuation?: (fn: () => void) => void;
+  deferContinuation?: (fn: () => void, rows: number) => void;
 }
 
 /**
@@ -40,10 +41,13 @@ export interface BatcherOptions {
  */
 export class Batcher {
   private queue: Job[] = [];
-  private scheduled = false;
+  /** A flush of new jobs' rows is deferred (`defer`). */
+  private scheduledNew = false;
+  /** A flush continuing started jobs is deferred (`deferContinuation`). */
+  private scheduledNext = false;
   private running = false;
   private readonly defer: (fn: () => void) => void;
-  private readonly deferContinuation: (fn: () => void) => void;
+  private readonly deferContinuation: (fn: () => void, rows: number) => void;
   private readonly inWidth: number;
   private readonly outWidth: number;
 
@@ -73,23 +77,38 @@ export class Batcher {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running) return;
-    this.scheduled = true;
-    // Rows of a job already started wait for the turn of a chunk; only new jobs' rows take the next iteration.
-    const continuing = this.queue.some((j) => j.taken > 0);
-    (continuing ? this.deferContinuation : this.defer)(() => {
-      this.scheduled = false;
-      void this.flush();
-    });
+    if (this.running) return;
+    let fresh = false;
+    let started = 0;
+    for (const j of this.queue) {
+      if (j.taken === 0) fresh = true;
+      else started = Math.max(started, j.rows);
+    }
+    if (fresh && !this.scheduledNew) {
+      this.scheduledNew = true;
+      this.defer(() => {
+        this.scheduledNew = false;
+        void this.flush(true);
+      });
+    } else if (!fresh && started > 0 && !this.scheduledNext) {
+      this.scheduledNext = true;
+      this.deferContinuation(() => {
+        this.scheduledNext = false;
+        void this.flush(false);
+      }, started);
+    }
   }
 
-  /** Picks the rows of the next run: small jobs first, so they never wait behind a big one. */
-  private pick(): { job: Job; from: number; count: number }[] {
+  /** Picks the rows of the next run (of new jobs only, or of any): small jobs first, so they never wait behind a big one. */
+  private pick(newOnly: boolean): { job: Job; from: number; count: number }[] {
     const parts: { job: Job; from: number; count: number }[] = [];
     let budget = this.opts.maxRows;
     const small: Job[] = [];
     const rest: Job[] = [];
-    for (const j of this.queue) (j.taken === 0 && j.rows <= budget / 4 ? small : rest).push(j);
+    for (const j of this.queue) {
+      if (newOnly && j.taken > 0) continue;
+      (j.taken === 0 && j.rows <= budget / 4 ? small : rest).push(j);
+    }
     for (const job of small.concat(rest)) {
       if (budget === 0) break;
       const count = Math.min(job.rows - job.taken, budget);
@@ -101,9 +120,11 @@ export class Batcher {
     return parts;
   }
 
-  private async flush(): Promise<void> {
+  private async flush(newOnly: boolean): Promise<void> {
+    if (this.running) return; // the running flush schedules again when it ends
+    const parts = this.pick(newOnly);
+    if (parts.length === 0) return this.schedule(); // its rows went in another flush
     this.running = true;
-    const parts = this.pick();
     let total = 0;
     for (const p of parts) total += p.count;
     try {

@@ -1,4 +1,4 @@
-import { nextTurn } from "./turn-taking";
+import { afterTurnIfBig } from "./turn-taking";
 import { Batcher } from "./batcher";
 import { openEngine, type EngineChoice, type EngineName } from "./engines/engine";
 import { FEATURES, SEED_HOUSE, WIDTH } from "../input/features";
@@ -81,7 +81,7 @@ export async function createModel(
 
   const batcher = new Batcher(run, {
     maxRows: opts.maxRowsPerRun ?? MAX_ROWS_PER_RUN,
-    deferContinuation: (fn) => void nextTurn().then(fn),
+    deferContinuation: afterTurnIfBig,
   });
   const { card } = artifact;
   return {

@@ -63,23 +63,50 @@ describe("the dynamic batcher over the real model", () => {
     await model.close();
   });
 
-  it("defers the chunks after a big job's first through deferContinuation, and new jobs' first run through defer", async () => {
+  it("continues a started job through deferContinuation (with its size), a new job's first run through defer", async () => {
     const { model } = await realRun();
     const deferred: string[] = [];
     const batcher = new Batcher((input, n) => model.infer(input, n), {
       maxRows: 1000,
       defer: (fn) => (deferred.push("defer"), setImmediate(fn)),
-      deferContinuation: (fn) => (deferred.push("continuation"), setImmediate(fn)),
+      deferContinuation: (fn, rows) => (deferred.push(`continuation ${rows}`), setImmediate(fn)),
     });
     const big = houses(3500, 3);
     const expected = await model.infer(toTensor(big), big.length);
     const out = await batcher.infer(toTensor(big), big.length);
     expect(Array.from(out)).toEqual(Array.from(expected));
     // Four runs of at most 1,000 rows: the first for a new job, the three after it continue the same job.
-    expect(deferred).toEqual(["defer", "continuation", "continuation", "continuation"]);
+    expect(deferred).toEqual(["defer", "continuation 3500", "continuation 3500", "continuation 3500"]);
     deferred.length = 0;
     await batcher.infer(toTensor([SEED_HOUSE]), 1);
     expect(deferred).toEqual(["defer"]);
+    await model.close();
+  });
+
+  it("serves a new small request in a run of its own while a started big job's next chunk waits its turn", async () => {
+    const { model } = await realRun();
+    const held: (() => void)[] = [];
+    const seen: number[] = [];
+    const batcher = new Batcher(
+      (input, n) => {
+        seen.push(n);
+        return model.infer(input, n);
+      },
+      { maxRows: 1000, deferContinuation: (fn) => held.push(fn) },
+    );
+    const big = houses(2500, 4);
+    const expected = await model.infer(toTensor(big), big.length);
+    const bigDone = batcher.infer(toTensor(big), big.length);
+    while (held.length === 0) await new Promise((r) => setImmediate(r)); // the first chunk ran
+    const small = await batcher.infer(toTensor([SEED_HOUSE]), 1); // resolves with the continuation still held
+    expect(Array.from(small)).toEqual(Array.from(await model.infer(toTensor([SEED_HOUSE]), 1)));
+    expect(seen).toEqual([1000, 1]);
+    while (held.length > 0) {
+      held.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(Array.from(await bigDone)).toEqual(Array.from(expected));
+    expect(seen).toEqual([1000, 1, 1000, 500]);
     await model.close();
   });
 
