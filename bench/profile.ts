@@ -37,8 +37,10 @@ const HEAP = process.argv.includes("--heap");
 /** Another server bundle than dist/ (e.g. a build of the commit before a change), for a before/after pair. */
 const SERVER = arg("--server", "");
 /**
- * The paced generator (bench/lib/paced.ts) at this rate for predict-unique's timed run instead of wrk: where the
- * extra microseconds of a request go when requests arrive one by one rather than 32 at a time.
+ * The paced generator (bench/lib/paced.ts) at this rate for predict-unique's timed run instead of wrk (other kinds
+ * keep wrk): where the extra microseconds of a request go when requests arrive one by one rather than 32 at a time.
+ * It runs in this process, pinned to the load core; the profile is of the server, so its own stalls only thin
+ * the load (bench.ts runs it as a child for the latency target).
  */
 const PACED = Number(arg("--paced", "0"));
 const OUT = resolve("bench/results/profiles", LABEL);

@@ -10,19 +10,26 @@ import { median } from "./stats";
 export interface PacedSliceSummary {
   sliceMs: number;
   slices: number;
-  /** Slices whose worst latency from the intended send is over the target. */
+  /** A slice is late when a request due in it took longer than this, ms (the target). */
+  lateOverMs: number;
+  /** A generator loop gap over this counts as a stall of the generator, ms. */
+  stallOverMs: number;
+  /** Slices whose worst latency from the intended send is over lateOverMs. */
   late: number;
-  /** Median busy share of the server's main thread (1 = a whole core), slices on time / late. */
-  busyOnTime: number;
-  busyLate: number;
-  /** Median µs of main-thread CPU per response, slices on time / late. */
-  cpuPerResponseOnTimeUs: number;
-  cpuPerResponseLateUs: number;
-  /** Late slices in which the generator itself stalled for over 2 ms (its loop gap). */
+  /** Late slices in which the generator itself stalled for over stallOverMs (its loop gap). */
   lateWithGeneratorStall: number;
+  /** Median busy share of the server's main thread (1 = a whole core), slices on time / late (undefined: none). */
+  busyOnTime?: number;
+  busyLate?: number;
+  /** Median µs of main-thread CPU per response, slices on time / late (undefined: none). */
+  cpuPerResponseOnTimeUs?: number;
+  cpuPerResponseLateUs?: number;
   /** The fastest and slowest slices by CPU per response (µs): how much the cost of the same work moved. */
-  cpuPerResponseRangeUs: [number, number];
+  cpuPerResponseRangeUs?: [number, number];
 }
+
+/** A generator loop gap over this many ms counts as a stall of the generator. */
+const STALL_OVER_MS = 2;
 
 /** CPU time (ns) at `epochMs`, interpolated between the samples around it. */
 function cpuAt(samples: { epochMs: number; ns: number }[], epochMs: number): number {
@@ -47,18 +54,21 @@ export function summariseSlices(
     const ns = cpuAt(samples, start + w.ms) - cpuAt(samples, start);
     const slice = { busy: ns / (w.ms * 1e6), perReq: done > 0 ? ns / 1000 / done : NaN };
     (w.worstMs[k]! > lateOverMs ? late : onTime).push(slice);
-    if (w.worstMs[k]! > lateOverMs && (w.generatorGapMs[k] ?? 0) > 2) stalled++;
+    if (w.worstMs[k]! > lateOverMs && (w.generatorGapMs[k] ?? 0) > STALL_OVER_MS) stalled++;
   });
   const perReq = [...onTime, ...late].map((s) => s.perReq).filter(Number.isFinite);
+  const mid = (xs: number[]) => (xs.length > 0 ? median(xs) : undefined);
   return {
     sliceMs: w.ms,
     slices: w.done.length,
+    lateOverMs,
+    stallOverMs: STALL_OVER_MS,
     late: late.length,
     lateWithGeneratorStall: stalled,
-    busyOnTime: median(onTime.map((s) => s.busy)),
-    busyLate: median(late.map((s) => s.busy)),
-    cpuPerResponseOnTimeUs: median(onTime.map((s) => s.perReq).filter(Number.isFinite)),
-    cpuPerResponseLateUs: median(late.map((s) => s.perReq).filter(Number.isFinite)),
-    cpuPerResponseRangeUs: [Math.min(...perReq), Math.max(...perReq)],
+    busyOnTime: mid(onTime.map((s) => s.busy)),
+    busyLate: mid(late.map((s) => s.busy)),
+    cpuPerResponseOnTimeUs: mid(onTime.map((s) => s.perReq).filter(Number.isFinite)),
+    cpuPerResponseLateUs: mid(late.map((s) => s.perReq).filter(Number.isFinite)),
+    cpuPerResponseRangeUs: perReq.length > 0 ? [Math.min(...perReq), Math.max(...perReq)] : undefined,
   };
 }

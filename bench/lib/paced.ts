@@ -86,14 +86,16 @@ interface Conn {
 function requestBytes(spec: PacedSpec, total: number): { bytes: Buffer; at: Int32Array } {
   const rows = holdoutRows(spec.seed);
   const head = `POST /predict HTTP/1.1\r\nHost: ${spec.host}:${spec.port}\r\nContent-Type: application/json\r\nContent-Length: `;
-  const texts = Array.from({ length: total }, (_, i) => {
+  const request = (i: number) => {
     const body = rows.row(i);
     return `${head}${Buffer.byteLength(body)}\r\n\r\n${body}`;
-  });
+  };
+  // Two passes (sizes, then bytes) rather than holding every request's text: those strings would reach the old
+  // generation and leave a major collection due inside the timed window.
   const at = new Int32Array(total + 1);
-  for (let i = 0; i < total; i++) at[i + 1] = at[i]! + Buffer.byteLength(texts[i]!, "latin1");
+  for (let i = 0; i < total; i++) at[i + 1] = at[i]! + Buffer.byteLength(request(i), "latin1");
   const bytes = Buffer.allocUnsafe(at[total]!);
-  texts.forEach((t, i) => bytes.write(t, at[i]!, "latin1"));
+  for (let i = 0; i < total; i++) bytes.write(request(i), at[i]!, "latin1");
   return { bytes, at };
 }
 

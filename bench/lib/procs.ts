@@ -269,6 +269,17 @@ export async function waitQuiet(
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (undefined once gone). */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The main thread's CPU time (ns, the first field of /proc/<pid>/schedstat: nanosecond resolution, where utime
  * and stime count 10 ms ticks) against the wall clock (epoch ms), every `intervalMs`. The main thread runs all of
@@ -293,15 +304,4 @@ export function threadCpuSampler(pid: number, intervalMs = 50) {
       return samples;
     },
   };
-}
-
-export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
 }

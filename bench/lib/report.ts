@@ -468,8 +468,11 @@ function print(
     const sl = input.paced.slices;
     if (sl)
       console.log(
-        `paced, by ${sl.sliceMs} ms slice: ${sl.late} of ${sl.slices} late (a request over 5 ms; ${sl.lateWithGeneratorStall} of them with a generator stall over 2 ms); server main thread busy ${cores(sl.busyOnTime)} on time, ${cores(sl.busyLate)} late; ` +
-          `CPU per response ${us(sl.cpuPerResponseOnTimeUs)} on time, ${us(sl.cpuPerResponseLateUs)} late (slices ${us(sl.cpuPerResponseRangeUs[0])}–${us(sl.cpuPerResponseRangeUs[1])})`,
+        `paced, by ${sl.sliceMs} ms slice: ${sl.late} of ${sl.slices} late (a request over ${sl.lateOverMs} ms; ${sl.lateWithGeneratorStall} of them with a generator stall over ${sl.stallOverMs} ms); ` +
+          `server main thread busy ${cores(sl.busyOnTime)} on time, ${cores(sl.busyLate)} late; CPU per response ${us(sl.cpuPerResponseOnTimeUs)} on time, ${us(sl.cpuPerResponseLateUs)} late` +
+          (sl.cpuPerResponseRangeUs
+            ? ` (slices ${us(sl.cpuPerResponseRangeUs[0])}–${us(sl.cpuPerResponseRangeUs[1])})`
+            : ""),
       );
   }
   if (runRows) {

@@ -36,8 +36,8 @@ describe("the paced run's slices", () => {
     expect(s.busyLate).toBeCloseTo(1, 3);
     expect(s.cpuPerResponseOnTimeUs).toBeCloseTo(125, 1); // 125 ms of CPU over 1,000 responses
     expect(s.cpuPerResponseLateUs).toBeCloseTo(250, 1);
-    expect(s.cpuPerResponseRangeUs[0]).toBeCloseTo(125, 1);
-    expect(s.cpuPerResponseRangeUs[1]).toBeCloseTo(250, 1);
+    expect(s.cpuPerResponseRangeUs![0]).toBeCloseTo(125, 1);
+    expect(s.cpuPerResponseRangeUs![1]).toBeCloseTo(250, 1);
   });
 
   it("interpolates CPU between samples that do not fall on slice edges", () => {
@@ -46,6 +46,14 @@ describe("the paced run's slices", () => {
     // The sample spanning the switch at 500 ms is averaged linearly: within 0.05 of the true shares.
     expect(s.busyOnTime).toBeCloseTo(0.5, 1);
     expect(s.busyLate).toBeCloseTo(1, 1);
+  });
+
+  it("leaves the late slices' figures undefined when none was late (the report prints a dash)", () => {
+    const s = summariseSlices(windows, cpu, 50)!;
+    expect(s.late).toBe(0);
+    expect(s.busyLate).toBeUndefined();
+    expect(s.cpuPerResponseLateUs).toBeUndefined();
+    expect(s.busyOnTime).toBeCloseTo(0.75, 2); // median of 0.5, 0.5, 1, 1
   });
 
   it("has nothing to say without two CPU samples", () => {
