@@ -194,10 +194,10 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
     runs.push({ tree, root: row });
   }
   const placed = { order: [] as number[], roots: [] as number[] };
-  const kidRows = new Int32Array(2 * t.tree.length);
+  const trueRows = new Int32Array(t.tree.length);
   const visited = new Uint8Array(t.tree.length);
   for (const { tree, root } of runs) {
-    const refusal = placeTree(t, tree, root, visited, kidRows, placed);
+    const refusal = placeTree(t, tree, root, visited, trueRows, placed);
     if (refusal) return { ok: false, reason: refusal };
   }
   const { order } = placed;
@@ -211,7 +211,8 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
   for (let s = 0; s < n; s++) {
     const row = order[s]!;
     if (!t.isLeaf[row]) {
-      link[s] = (slot[kidRows[2 * row]!]! << 8) | t.feature[row]!;
+      // The false child is the slot after the true one: placeTree enqueued them together.
+      link[s] = (slot[trueRows[row]!]! << 8) | t.feature[row]!;
       threshold[s] = t.threshold[row]!;
       nanGoesTrue[s] = t.nanTrue[row] === 1 ? 1 : 0; // onnxruntime: only 1 means true
     } else {
@@ -228,16 +229,16 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
 
 /**
  * Appends a tree's rows (node-table indices) reached from its root, breadth first, to `placed.order` (each
- * internal row's two children enqueued together, so they sit side by side) and records each internal row's
- * two child rows in `kidRows`. Returns why the rows are not a tree (a node reached twice, a child that does
- * not exist), or undefined.
+ * internal row's two children enqueued together, so they sit side by side: the false child's slot is the true
+ * child's plus one) and records each internal row's true child row in `trueRows`. Returns why the rows are not a
+ * tree (a node reached twice, a child that does not exist), or undefined.
  */
 function placeTree(
   t: NodeTable,
   tree: number,
   root: number,
   visited: Uint8Array,
-  kidRows: Int32Array,
+  trueRows: Int32Array,
   placed: { order: number[]; roots: number[] },
 ): string | undefined {
   placed.roots.push(root);
@@ -254,8 +255,7 @@ function placeTree(
     if (yes === undefined || no === undefined) {
       return `tree ${tree}: node ${t.id[row]} points to a missing node ${yes === undefined ? t.trueId[row] : t.falseId[row]}`;
     }
-    kidRows[2 * row] = yes;
-    kidRows[2 * row + 1] = no;
+    trueRows[row] = yes;
     queue.push(yes, no);
   }
   return undefined;
