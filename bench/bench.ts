@@ -358,6 +358,18 @@ const ceilingNames = (engine: EngineName): Record<Workload["ceiling"], string> =
   mixed: "bare node:http (same mix) + model (batch 1,000) time, in series, same core",
 });
 
+/** A model ceiling measured before and after a service run, as one: the mean time per row of the two. */
+function bracketed(before: ModelCeiling, after: ModelCeiling): ModelCeiling {
+  const msPerBatch = (before.msPerBatch + after.msPerBatch) / 2;
+  return {
+    ...before,
+    msPerBatch,
+    rowsPerS: (before.batch * 1000) / msPerBatch,
+    calls: before.calls + after.calls,
+    otherCpu: Math.max(before.otherCpu, after.otherCpu),
+  };
+}
+
 /** One ceiling/service pair, measured again (up to RETRIES) when something else ran on the server's core. */
 async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): Promise<Pair> {
   let best: Pair | undefined;
@@ -371,10 +383,13 @@ async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): 
       if (c.headers && first && w.ceiling === "http") headers = await warmAndTime(ctx, w, c.headers);
     }
     // A bulk's ceiling is the model's batch, measured again next to the service run like the HTTP ceiling: the VM's
-    // speed drifts over the minutes between the start-of-run ceiling and the bulk runs.
+    // speed drifts over the minutes between the start-of-run ceiling and the bulk runs. Before and after the service
+    // run, and the two averaged (time per row): a drift during the run then moves the ratio half as much.
     const batch = w.ceiling === "model-1000" ? 1000 : w.ceiling === "model-10000" ? 10_000 : undefined;
-    const model = batch ? await modelCeiling(ctx, ENGINE_CHOICE, [{ batch }]) : c.model;
+    const before = batch ? await modelCeiling(ctx, ENGINE_CHOICE, [{ batch }]) : undefined;
     const service = await onService(ctx, w, w.id === "predict_unique" || w.id === "mixed");
+    const after = batch ? await modelCeiling(ctx, ENGINE_CHOICE, [{ batch }]) : undefined;
+    const model = before && after ? [bracketed(before[0]!, after[0]!)] : c.model;
     const value = ceilingValue(w, model, ceiling);
     const noise = Math.max(
       batch ? model[0]!.otherCpu : 0,
@@ -385,6 +400,7 @@ async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): 
     const pair = {
       ceiling,
       model: batch ? model[0] : undefined,
+      modelBeforeAfter: before && after ? ([before[0]!.rowsPerS, after[0]!.rowsPerS] as [number, number]) : undefined,
       headers,
       service,
       ceilingValue: value,
@@ -410,7 +426,11 @@ async function throughput(ctx: Ctx, c: Ceilings, workloads: Workload[]) {
       pairs.push(pair);
       const r = pair.service;
       log(
-        `  service ${fmtNum(figure(w, r))} ${w.unit}, ceiling ${fmtNum(pair.ceilingValue)}, ratio ${pair.ratio.toFixed(3)} ` +
+        `  service ${fmtNum(figure(w, r))} ${w.unit}, ceiling ${fmtNum(pair.ceilingValue)}` +
+          (pair.modelBeforeAfter
+            ? ` (before ${fmtNum(pair.modelBeforeAfter[0])}, after ${fmtNum(pair.modelBeforeAfter[1])})`
+            : "") +
+          `, ratio ${pair.ratio.toFixed(3)} ` +
           `(CPU ratio ${pair.cpuRatio?.toFixed(3) ?? "–"}); ` +
           `CPU/req ${us(r.cpuPerReqUs)} (ceiling ${us(pair.ceiling?.cpuPerReqUs)}), server CPU ${r.cpu?.toFixed(2)}, ` +
           `p99 ${fmtMs(r.latency.p99)}, errors ${r.non2xx + r.errors}, peak RSS ${fmtMB(r.peakRss)}, other on its core ${pair.noise.toFixed(2)}`,

@@ -33,8 +33,10 @@ export interface ServiceRun extends WrkRun {
 export interface Pair {
   /** The bare node:http run (absent for the bulks, whose ceiling is the model). */
   ceiling?: WrkRun;
-  /** The bulks' ceiling: the model's batch, measured right before this pair's service run. */
+  /** The bulks' ceiling: the model's batch, measured before and after this pair's service run (mean time per row). */
   model?: ModelCeiling;
+  /** The bulks' model ceiling before and after the service run, rows/s. */
+  modelBeforeAfter?: [number, number];
   /** The bare server sending the service's header block (full runs; a diagnostic). */
   headers?: WrkRun;
   service: ServiceRun;
