@@ -358,6 +358,27 @@ const ceilingNames = (engine: EngineName): Record<Workload["ceiling"], string> =
   mixed: "bare node:http (same mix) + model (batch 1,000) time, in series, same core",
 });
 
+/** The bare server's runs before and after a service run, as one: mean time per request (and row), summed counts. */
+function bracketedRun(before: WrkRun, after: WrkRun): WrkRun {
+  const timeMean = (a: number, b: number) => 2 / (1 / a + 1 / b);
+  const mean = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
+  return {
+    ...before,
+    durationS: before.durationS + after.durationS,
+    requests: before.requests + after.requests,
+    rows: before.rows + after.rows,
+    reqPerS: timeMean(before.reqPerS, after.reqPerS),
+    rowsPerS: timeMean(before.rowsPerS, after.rowsPerS),
+    non2xx: before.non2xx + after.non2xx,
+    errors: before.errors + after.errors,
+    cpu: mean(before.cpu, after.cpu),
+    cpuPerReqUs: mean(before.cpuPerReqUs, after.cpuPerReqUs),
+    serverCoreBusy: mean(before.serverCoreBusy, after.serverCoreBusy),
+    loadCoreBusy: mean(before.loadCoreBusy, after.loadCoreBusy),
+    otherOnServerCore: Math.max(before.otherOnServerCore ?? 0, after.otherOnServerCore ?? 0),
+  };
+}
+
 /** A model ceiling measured before and after a service run, as one: the mean time per row of the two. */
 function bracketed(before: ModelCeiling, after: ModelCeiling): ModelCeiling {
   const msPerBatch = (before.msPerBatch + after.msPerBatch) / 2;
@@ -376,18 +397,23 @@ async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): 
   for (let attempt = 0; attempt <= RETRIES; attempt++) {
     if (attempt > 0) log(`  other work on the server's core: ${best!.noise.toFixed(2)} cores; measuring again`);
     await quiet();
-    let ceiling: WrkRun | undefined;
+    let ceilingBefore: WrkRun | undefined;
     let headers: WrkRun | undefined;
     if (w.ceiling === "http" || w.ceiling === "mixed") {
-      ceiling = await warmAndTime(ctx, w, c.bare);
+      ceilingBefore = await warmAndTime(ctx, w, c.bare);
       if (c.headers && first && w.ceiling === "http") headers = await warmAndTime(ctx, w, c.headers);
     }
-    // A bulk's ceiling is the model's batch, measured again next to the service run like the HTTP ceiling: the VM's
-    // speed drifts over the minutes between the start-of-run ceiling and the bulk runs. Before and after the service
-    // run, and the two averaged (time per row): a drift during the run then moves the ratio half as much.
+    // A bulk's ceiling is the model's batch, measured again next to the service run (the VM's speed drifts over the
+    // minutes between the start-of-run ceiling and the bulk runs).
     const batch = w.ceiling === "model-1000" ? 1000 : w.ceiling === "model-10000" ? 10_000 : undefined;
     const before = batch ? await modelCeiling(ctx, ENGINE_CHOICE, [{ batch }]) : undefined;
     const service = await onService(ctx, w, w.id === "predict_unique" || w.id === "mixed");
+    // Each ceiling again right after the service run, the two taken as one (mean time per request or row): a drift
+    // of the VM's speed during the service run then moves the ratio half as much. The bare server is warm by now.
+    const ceilingAfter = ceilingBefore
+      ? await runWrk(wrkSpec(ctx, w, c.bare.port, S.durationS), ctx.pin, c.bare.pid)
+      : undefined;
+    const ceiling = ceilingBefore && ceilingAfter ? bracketedRun(ceilingBefore, ceilingAfter) : undefined;
     const after = batch ? await modelCeiling(ctx, ENGINE_CHOICE, [{ batch }]) : undefined;
     const model = before && after ? [bracketed(before[0]!, after[0]!)] : c.model;
     const value = ceilingValue(w, model, ceiling);
@@ -401,6 +427,8 @@ async function measurePair(ctx: Ctx, w: Workload, c: Ceilings, first: boolean): 
       ceiling,
       model: batch ? model[0] : undefined,
       modelBeforeAfter: before && after ? ([before[0]!.rowsPerS, after[0]!.rowsPerS] as [number, number]) : undefined,
+      ceilingBeforeAfter:
+        ceilingBefore && ceilingAfter ? ([ceilingBefore.reqPerS, ceilingAfter.reqPerS] as [number, number]) : undefined,
       headers,
       service,
       ceilingValue: value,
@@ -427,9 +455,9 @@ async function throughput(ctx: Ctx, c: Ceilings, workloads: Workload[]) {
       const r = pair.service;
       log(
         `  service ${fmtNum(figure(w, r))} ${w.unit}, ceiling ${fmtNum(pair.ceilingValue)}` +
-          (pair.modelBeforeAfter
-            ? ` (before ${fmtNum(pair.modelBeforeAfter[0])}, after ${fmtNum(pair.modelBeforeAfter[1])})`
-            : "") +
+          ((b) => (b ? ` (before ${fmtNum(b[0])}, after ${fmtNum(b[1])})` : ""))(
+            pair.modelBeforeAfter ?? pair.ceilingBeforeAfter,
+          ) +
           `, ratio ${pair.ratio.toFixed(3)} ` +
           `(CPU ratio ${pair.cpuRatio?.toFixed(3) ?? "–"}); ` +
           `CPU/req ${us(r.cpuPerReqUs)} (ceiling ${us(pair.ceiling?.cpuPerReqUs)}), server CPU ${r.cpu?.toFixed(2)}, ` +

@@ -31,12 +31,14 @@ export interface ServiceRun extends WrkRun {
 }
 
 export interface Pair {
-  /** The bare node:http run (absent for the bulks, whose ceiling is the model). */
+  /** The bare node:http runs before and after the service run, as one (absent for the bulks, whose ceiling is the model). */
   ceiling?: WrkRun;
   /** The bulks' ceiling: the model's batch, measured before and after this pair's service run (mean time per row). */
   model?: ModelCeiling;
   /** The bulks' model ceiling before and after the service run, rows/s. */
   modelBeforeAfter?: [number, number];
+  /** The bare server's req/s before and after the service run (`ceiling` is the two as one). */
+  ceilingBeforeAfter?: [number, number];
   /** The bare server sending the service's header block (full runs; a diagnostic). */
   headers?: WrkRun;
   service: ServiceRun;
