@@ -1,4 +1,5 @@
 import { WIDTH } from "../input/features";
+import { afterTurnIfBig } from "./turn-taking";
 
 /** Runs a model on a float32 [rows, inputWidth] tensor; the output has `outputWidth` values per row. */
 export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;
@@ -25,10 +26,10 @@ export interface BatcherOptions {
   /** Defers a flush; setImmediate lets every request that arrived in this I/O phase join the batch. */
   defer?: (fn: () => void) => void;
   /**
-   * Defers the flush that continues a started job (`rows`: the largest started job's size; default: `defer`).
-   * The service passes turn-taking's afterTurnIfBig: a big job's next chunk then waits its turn with the other
-   * heavy steps of big requests, so an event-loop iteration runs one of them, not a chunk and a step back to back.
-   * New jobs never wait for it: their rows go in a run of their own in the next iteration.
+   * Defers the flush that continues a started job (`rows`: the largest started job's size). Default: turn-taking's
+   * afterTurnIfBig, so a big job's next chunk waits its turn with the other heavy steps of big requests and an
+   * event-loop iteration runs one of them, not a chunk and a step back to back. New jobs never wait for it: their
+   * rows go in a run of their own in the next iteration.
    */
   deferContinuation?: (fn: () => void, rows: number) => void;
 }
@@ -56,7 +57,7 @@ export class Batcher {
     private readonly opts: BatcherOptions,
   ) {
     this.defer = opts.defer ?? ((fn) => setImmediate(fn));
-    this.deferContinuation = opts.deferContinuation ?? this.defer;
+    this.deferContinuation = opts.deferContinuation ?? afterTurnIfBig;
     this.inWidth = opts.inputWidth ?? WIDTH;
     this.outWidth = opts.outputWidth ?? 1;
   }

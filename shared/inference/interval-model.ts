@@ -1,6 +1,5 @@
 import path from "node:path";
 import { Batcher } from "./batcher";
-import { afterTurnIfBig } from "./turn-taking";
 import { WIDTH } from "../input/features";
 import { fail, ok, type Result } from "../http/core";
 import type { Logger } from "../ops/logger";
@@ -81,7 +80,6 @@ async function createIntervalModel(bytes: Uint8Array, levels: number[], source: 
     maxRows: source.maxRowsPerRun ?? MAX_ROWS_PER_RUN,
     inputWidth: INTERVAL_INPUT_WIDTH,
     outputWidth: 2 * L,
-    deferContinuation: afterTurnIfBig,
   });
   return { levels, infer: (input, rows) => batcher.infer(input, rows), close: () => session.release() };
 }

@@ -1,4 +1,3 @@
-import { afterTurnIfBig } from "./turn-taking";
 import { Batcher } from "./batcher";
 import { openEngine, type EngineChoice, type EngineName } from "./engines/engine";
 import { FEATURES, SEED_HOUSE, WIDTH } from "../input/features";
@@ -79,10 +78,7 @@ export async function createModel(
   const warm = Float32Array.from(FEATURES.map((f) => SEED_HOUSE[f]));
   await run(warm, 1);
 
-  const batcher = new Batcher(run, {
-    maxRows: opts.maxRowsPerRun ?? MAX_ROWS_PER_RUN,
-    deferContinuation: afterTurnIfBig,
-  });
+  const batcher = new Batcher(run, { maxRows: opts.maxRowsPerRun ?? MAX_ROWS_PER_RUN });
   const { card } = artifact;
   return {
     info: {

@@ -28,8 +28,8 @@ export const BIG_ROWS = 1000;
 export const BIG_BYTES = 128 * 1024;
 
 /**
- * Runs `fn` after a turn when `rows` make a big request, else in the next iteration: the batcher's continuation
- * of a started job (shared/inference/batcher.ts), so a big job's next chunk waits with the other heavy steps.
+ * Runs `fn` after a turn when `rows` make a big request, else in the next iteration: the batcher's default
+ * continuation of a started job (shared/inference/batcher.ts), so a big job's next chunk waits with the other heavy steps.
  */
 export function afterTurnIfBig(fn: () => void, rows: number): void {
   if (rows >= BIG_ROWS) void nextTurn().then(fn);
