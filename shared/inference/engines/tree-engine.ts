@@ -17,7 +17,6 @@ export class TreeEngine implements InferenceEngine {
   private features = new Float32Array(0);
   /** One row's columns while they are computed (inputs, then derived ones). */
   private readonly columnScratch: Float32Array;
-  private sums = new Float32Array(0);
 
   private constructor(
     private readonly program: FeatureProgram,
@@ -53,18 +52,14 @@ export class TreeEngine implements InferenceEngine {
   run(input: Float32Array, rows: number): Float32Array {
     if (input.length < rows * this.inputWidth) throw new Error("input shorter than rows × width");
     const width = this.trees.width;
-    if (this.features.length < rows * width) {
-      this.features = new Float32Array(rows * width);
-      this.sums = new Float32Array(rows);
-    }
+    if (this.features.length < rows * width) this.features = new Float32Array(rows * width);
     const hasNaN = this.computeFeatures(input, rows);
-    const sums = this.sums;
-    sums.fill(0, 0, rows);
-    const blocked = hasNaN ? 0 : rows - (rows % 4);
-    if (blocked > 0) this.walkBlocks(blocked);
-    for (let j = blocked; j < rows; j++) sums[j] = hasNaN ? this.walkExact(j * width) : this.walkRow(j * width);
+    // The trees' sums accumulate in the answer itself (float32, tree by tree), the base value added last.
     const out = new Float32Array(rows);
-    for (let j = 0; j < rows; j++) out[j] = sums[j]! + this.trees.base;
+    const blocked = hasNaN ? 0 : rows - (rows % 4);
+    if (blocked > 0) this.walkBlocks(blocked, out);
+    for (let j = blocked; j < rows; j++) out[j] = hasNaN ? this.walkExact(j * width) : this.walkRow(j * width);
+    for (let j = 0; j < rows; j++) out[j] = out[j]! + this.trees.base;
     return out;
   }
 
@@ -91,14 +86,14 @@ export class TreeEngine implements InferenceEngine {
   }
 
   /**
-   * Rows [0, blocked) (a multiple of four) through every tree, four rows at a time, tree by tree. Nothing else
-   * happens here: a branch first taken after V8 optimised this loop (e.g. the rows left over) would throw the
-   * optimised code away, again and again while the run lasts, and the interpreted loop boxes every float.
+   * Rows [0, blocked) (a multiple of four) through every tree, four rows at a time, tree by tree, summed into
+   * `sums` (zeroed, float32). Nothing else happens here: a branch first taken after V8 optimised this loop (e.g.
+   * the rows left over) would throw the optimised code away, again and again while the run lasts, and the
+   * interpreted loop boxes every float.
    */
-  private walkBlocks(blocked: number): void {
+  private walkBlocks(blocked: number, sums: Float32Array): void {
     const { roots, link: L, threshold: t, leafValue: v, width: w } = this.trees;
     const x = this.features;
-    const sums = this.sums;
     for (let tree = 0; tree < roots.length; tree++) {
       const root = roots[tree]!;
       for (let j = 0; j < blocked; j += 4) {
