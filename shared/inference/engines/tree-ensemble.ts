@@ -193,16 +193,15 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
     seen.add(tree);
     runs.push({ tree, root: row });
   }
-  const placed = { order: [] as number[], roots: [] as number[] };
-  const trueRows = new Int32Array(t.tree.length);
+  const order: number[] = [];
+  const roots = new Int32Array(runs.length);
+  const trueSlots = new Int32Array(t.tree.length);
   const visited = new Uint8Array(t.tree.length);
-  for (const { tree, root } of runs) {
-    const refusal = placeTree(t, tree, root, visited, trueRows, placed);
+  for (let i = 0; i < runs.length; i++) {
+    roots[i] = order.length; // each tree starts with its root
+    const refusal = placeTree(t, runs[i]!.tree, runs[i]!.root, visited, trueSlots, order);
     if (refusal) return { ok: false, reason: refusal };
   }
-  const { order } = placed;
-  const slot = new Int32Array(t.tree.length);
-  for (let s = 0; s < order.length; s++) slot[order[s]!] = s;
   const n = order.length;
   // The child index shares an int32 with the 8-bit column number.
   if (n > 2 ** 23) return { ok: false, reason: `${n} nodes (the layout indexes at most 2^23)` };
@@ -212,7 +211,7 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
     const row = order[s]!;
     if (!t.isLeaf[row]) {
       // The false child is the slot after the true one: placeTree enqueued them together.
-      link[s] = (slot[trueRows[row]!]! << 8) | t.feature[row]!;
+      link[s] = (trueSlots[row]! << 8) | t.feature[row]!;
       threshold[s] = t.threshold[row]!;
       nanGoesTrue[s] = t.nanTrue[row] === 1 ? 1 : 0; // onnxruntime: only 1 means true
     } else {
@@ -223,39 +222,39 @@ function layOut(t: NodeTable, leaves: Float64Array, width: number, base: number)
       leafValue[s] = leaves[row]!;
     }
   }
-  const roots = Int32Array.from(placed.roots, (row) => slot[row]!);
   return { ok: true, value: { width, base, roots, link, threshold, nanGoesTrue, leafValue } };
 }
 
 /**
- * Appends a tree's rows (node-table indices) reached from its root, breadth first, to `placed.order` (each
- * internal row's two children enqueued together, so they sit side by side: the false child's slot is the true
- * child's plus one) and records each internal row's true child row in `trueRows`. Returns why the rows are not a
- * tree (a node reached twice, a child that does not exist), or undefined.
+ * Appends a tree's rows (node-table indices) reached from its root, breadth first, to `order` (a row's slot is
+ * its index there; each internal row's two children are enqueued together, so they sit side by side: the false
+ * child's slot is the true child's plus one) and records each internal row's true child slot in `trueSlots`.
+ * Returns why the rows are not a tree (a node reached twice, a child that does not exist), or undefined.
  */
 function placeTree(
   t: NodeTable,
   tree: number,
   root: number,
   visited: Uint8Array,
-  trueRows: Int32Array,
-  placed: { order: number[]; roots: number[] },
+  trueSlots: Int32Array,
+  order: number[],
 ): string | undefined {
-  placed.roots.push(root);
   // Breadth first: the top levels, which every row walks, sit together in memory.
+  const first = order.length;
   const queue = [root];
   for (let at = 0; at < queue.length; at++) {
     const row = queue[at]!;
     if (visited[row]) return `tree ${tree} is not a tree (node ${t.id[row]} reached twice)`;
     visited[row] = 1;
-    placed.order.push(row);
+    order.push(row);
     if (t.isLeaf[row]) continue;
     const yes = t.index.get(tree, t.trueId[row]!);
     const no = t.index.get(tree, t.falseId[row]!);
     if (yes === undefined || no === undefined) {
       return `tree ${tree}: node ${t.id[row]} points to a missing node ${yes === undefined ? t.trueId[row] : t.falseId[row]}`;
     }
-    trueRows[row] = yes;
+    // The queue is this tree's part of `order`, in the same order: `yes` will sit at first + its queue index.
+    trueSlots[row] = first + queue.length;
     queue.push(yes, no);
   }
   return undefined;
