@@ -224,21 +224,30 @@ function alive(p: Proc): void {
   }
 }
 
-/** Bundles a bench script to plain JS under bench/results/tmp. */
-async function bundle(entry: string, name: string): Promise<string> {
-  mkdirSync(TMP, { recursive: true });
-  const out = resolve(TMP, name);
-  await build({
-    entryPoints: [resolve(entry)],
-    outfile: out,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    external: ["onnxruntime-node"],
-    logLevel: "warning",
-  });
-  return out;
+const bundles = new Map<string, Promise<string>>();
+
+/**
+ * Bundles a bench script to plain JS under bench/results/tmp, once per bench run: the model ceiling and the paced
+ * generator run a dozen times (next to each bulk pair, per paced run) from the same sources.
+ */
+function bundle(entry: string, name: string): Promise<string> {
+  let built = bundles.get(name);
+  if (!built) {
+    mkdirSync(TMP, { recursive: true });
+    const out = resolve(TMP, name);
+    built = build({
+      entryPoints: [resolve(entry)],
+      outfile: out,
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "cjs",
+      external: ["onnxruntime-node"],
+      logLevel: "warning",
+    }).then(() => out);
+    bundles.set(name, built);
+  }
+  return built;
 }
 
 /** Runs a bundled script to completion (under `prefix`) and parses the JSON line it prints. */
@@ -358,9 +367,11 @@ const ceilingNames = (engine: EngineName): Record<Workload["ceiling"], string> =
   mixed: "bare node:http (same mix) + model (batch 1,000) time, in series, same core",
 });
 
+/** Two rates as one, by their mean time per unit (a run before and one after a service run). */
+const timeMean = (a: number, b: number) => 2 / (1 / a + 1 / b);
+
 /** The bare server's runs before and after a service run, as one: mean time per request (and row), summed counts. */
 function bracketedRun(before: WrkRun, after: WrkRun): WrkRun {
-  const timeMean = (a: number, b: number) => 2 / (1 / a + 1 / b);
   const mean = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
   return {
     ...before,
@@ -381,11 +392,10 @@ function bracketedRun(before: WrkRun, after: WrkRun): WrkRun {
 
 /** A model ceiling measured before and after a service run, as one: the mean time per row of the two. */
 function bracketed(before: ModelCeiling, after: ModelCeiling): ModelCeiling {
-  const msPerBatch = (before.msPerBatch + after.msPerBatch) / 2;
   return {
     ...before,
-    msPerBatch,
-    rowsPerS: (before.batch * 1000) / msPerBatch,
+    msPerBatch: (before.msPerBatch + after.msPerBatch) / 2,
+    rowsPerS: timeMean(before.rowsPerS, after.rowsPerS),
     calls: before.calls + after.calls,
     otherCpu: Math.max(before.otherCpu, after.otherCpu),
   };
@@ -453,11 +463,10 @@ async function throughput(ctx: Ctx, c: Ceilings, workloads: Workload[]) {
       const pair = await measurePair(ctx, w, c, p === 0);
       pairs.push(pair);
       const r = pair.service;
+      const beforeAfter = pair.modelBeforeAfter ?? pair.ceilingBeforeAfter;
       log(
         `  service ${fmtNum(figure(w, r))} ${w.unit}, ceiling ${fmtNum(pair.ceilingValue)}` +
-          ((b) => (b ? ` (before ${fmtNum(b[0])}, after ${fmtNum(b[1])})` : ""))(
-            pair.modelBeforeAfter ?? pair.ceilingBeforeAfter,
-          ) +
+          (beforeAfter ? ` (before ${fmtNum(beforeAfter[0])}, after ${fmtNum(beforeAfter[1])})` : "") +
           `, ratio ${pair.ratio.toFixed(3)} ` +
           `(CPU ratio ${pair.cpuRatio?.toFixed(3) ?? "–"}); ` +
           `CPU/req ${us(r.cpuPerReqUs)} (ceiling ${us(pair.ceiling?.cpuPerReqUs)}), server CPU ${r.cpu?.toFixed(2)}, ` +

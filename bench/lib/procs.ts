@@ -216,19 +216,24 @@ export function rssSampler(pid: number, intervalMs = 100) {
     }
   };
   let peak = 0;
-  const sample = () => {
+  const stop = everyInterval(intervalMs, () => {
     const v = read();
     if (v !== undefined && v > peak) peak = v;
-  };
-  sample();
-  const timer = setInterval(sample, intervalMs);
+  });
   return {
     /** Largest VmRSS sample so far, bytes. */
     peak: () => peak,
-    stop() {
-      sample();
-      clearInterval(timer);
-    },
+    stop,
+  };
+}
+
+/** Calls `sample` now and every `intervalMs`; the function returned stops it after one last call. */
+function everyInterval(intervalMs: number, sample: () => void): () => void {
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return () => {
+    sample();
+    clearInterval(timer);
   };
 }
 
@@ -287,20 +292,17 @@ export function cpuSeconds(pid: number): number | undefined {
  */
 export function threadCpuSampler(pid: number, intervalMs = 50) {
   const samples: { epochMs: number; ns: number }[] = [];
-  const sample = () => {
+  const stop = everyInterval(intervalMs, () => {
     try {
       const ns = Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
       samples.push({ epochMs: performance.timeOrigin + performance.now(), ns });
     } catch {
       // The process is gone: the samples so far are what there is.
     }
-  };
-  sample();
-  const timer = setInterval(sample, intervalMs);
+  });
   return {
     stop() {
-      sample();
-      clearInterval(timer);
+      stop();
       return samples;
     },
   };
