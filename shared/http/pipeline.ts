@@ -6,7 +6,7 @@ import type { Endpoint } from "./endpoint";
 import type { Finish } from "./finish";
 import type { Guard } from "./guard";
 import { problemResponse } from "./problems";
-import type { Router } from "./router";
+import type { RouteMatch, Router } from "./router";
 
 export interface Pipeline {
   /** Routes a request to its endpoint (404/405 otherwise) and runs it. */
@@ -73,24 +73,33 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     return finish(req, res, endpoint.route, endpoint.method, started);
   }
 
-  async function handle(req: CoreRequest): Promise<CoreResponse> {
-    const started = performance.now();
-    const match = router.match(req.method, req.path);
-    if (match.kind === "not_found") return finish(req, notFound(), "unmatched", req.method, started);
-    if (match.kind === "method_not_allowed") {
-      const { allow, path, route } = match;
-      // A CORS preflight: no endpoint declares OPTIONS, so it lands here on every known route.
-      const preflight = cors?.preflight(req, allow.split(", "));
-      if (preflight) return finish(req, preflight, route, req.method, started);
-      const refusal = problemResponse({
-        code: "method_not_allowed",
-        detail: `${req.method} is not allowed on ${path}; use ${allow}`,
-        headers: { allow },
-      });
-      return finish(req, refusal, route, req.method, started);
+  // Not async: a routed request's answer is run()'s own promise. An async function returning it would wrap it in a
+  // second promise, settled through a thenable job (two more microtask turns and their garbage per request).
+  function handle(req: CoreRequest): Promise<CoreResponse> {
+    try {
+      const match = router.match(req.method, req.path);
+      if (match.kind !== "endpoint") return Promise.resolve(refuse(req, match, performance.now()));
+      req.params = match.params;
+      return run(match.endpoint, req);
+    } catch (err) {
+      // As an async function would: a throw becomes the promise's rejection, never a synchronous exception.
+      return Promise.reject(err);
     }
-    req.params = match.params;
-    return run(match.endpoint, req);
+  }
+
+  /** The answer to a path no endpoint serves (404), or a method the path's endpoints lack (405, CORS preflight). */
+  function refuse(req: CoreRequest, match: Exclude<RouteMatch, { kind: "endpoint" }>, started: number): CoreResponse {
+    if (match.kind === "not_found") return finish(req, notFound(), "unmatched", req.method, started);
+    const { allow, path, route } = match;
+    // A CORS preflight: no endpoint declares OPTIONS, so it lands here on every known route.
+    const preflight = cors?.preflight(req, allow.split(", "));
+    if (preflight) return finish(req, preflight, route, req.method, started);
+    const refusal = problemResponse({
+      code: "method_not_allowed",
+      detail: `${req.method} is not allowed on ${path}; use ${allow}`,
+      headers: { allow },
+    });
+    return finish(req, refusal, route, req.method, started);
   }
 
   return { handle, run };

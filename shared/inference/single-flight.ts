@@ -206,7 +206,8 @@ export class SingleFlight {
     try {
       const out = await infer();
       run.resolve(out);
-      await then(out);
+      const after = then(out);
+      if (after) await after;
     } catch (err) {
       run.reject(err);
       throw err;

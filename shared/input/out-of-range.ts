@@ -44,8 +44,9 @@ export interface RangeCounts {
 /** The answer when every row is in range (nearly every request): shared, so its counts must only be read. */
 const ALL_IN_RANGE: RangeCounts = Object.freeze({ perFeature: new Uint32Array(WIDTH), rows: 0 });
 
-export function countOutOfRange(tensor: Float32Array, rows: number, r: FeatureRanges): RangeCounts {
-  // Counts are allocated on the first value out of range, not per request.
+/** `into`, when given, receives the per-feature counts instead of a new array (it is zeroed first). */
+export function countOutOfRange(tensor: Float32Array, rows: number, r: FeatureRanges, into?: Uint32Array): RangeCounts {
+  // Counts are allocated (or `into` zeroed) on the first value out of range, not per request.
   let perFeature: Uint32Array | undefined;
   let outRows = 0;
   for (let i = 0, at = 0; i < rows; i++, at += WIDTH) {
@@ -53,7 +54,7 @@ export function countOutOfRange(tensor: Float32Array, rows: number, r: FeatureRa
     for (let c = 0; c < WIDTH; c++) {
       const v = tensor[at + c]!;
       if (v < r.min[c]! || v > r.max[c]!) {
-        (perFeature ??= new Uint32Array(WIDTH))[c]!++;
+        (perFeature ??= into ? into.fill(0) : new Uint32Array(WIDTH))[c]!++;
         out = true;
       }
     }

@@ -34,29 +34,50 @@ export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder
     if (rows >= BIG_ROWS) await nextTurn();
     const { values } = result.value;
     const headers = { "cache-status": cacheStatus(result.value) };
-    const plain = () => jsonResponse(200, bulk ? { house_values: values } : { house_value: values[0] }, headers);
-    if (!info || (!options.detail && options.level === undefined)) return plain();
-    const level = resolveLevel(options, intervalLevels(info.card));
-    if (!level.ok) return problemResponse(level.failure);
-    if (!options.detail) return plain();
-    const details = await rowDetails({ intervals, info }, level.value, result.value.batch, values);
-    if (!details.ok) return problemResponse(details.failure);
-    const body = bulk
-      ? bulkDetailBody(values, details.value, info)
-      : singleDetailBody(values[0]!, details.value[0]!, info);
-    return jsonResponse(200, body, headers);
+    if (info && (options.detail || options.level !== undefined)) {
+      const level = resolveLevel(options, intervalLevels(info.card));
+      if (!level.ok) return problemResponse(level.failure);
+      if (options.detail) return await detailAnswer({ intervals, info }, level.value, result.value, bulk, headers);
+    }
+    return jsonResponse(200, bulk ? { house_values: values } : { house_value: values[0] }, headers);
   };
   return answer;
+}
+
+/** The answer with `detail=true`: each row's interval at `level` and its features outside the training ranges. */
+async function detailAnswer(
+  ctx: DetailContext,
+  level: number,
+  outcome: PredictOutcome,
+  bulk: boolean,
+  headers: Record<string, string>,
+): Promise<CoreResponse> {
+  const { values } = outcome;
+  const info = ctx.info;
+  const details = await rowDetails(ctx, level, outcome.batch, values);
+  if (!details.ok) return problemResponse(details.failure);
+  const body = bulk
+    ? bulkDetailBody(values, details.value, info)
+    : singleDetailBody(values[0]!, details.value[0]!, info);
+  return jsonResponse(200, body, headers);
 }
 
 /** How a prediction's rows were served, as an RFC 9211 Cache-Status header. */
 export function cacheStatus(o: PredictOutcome): string {
   const total = o.values.length;
   if (o.hits === total) return "house-price; hit";
-  const detail = `detail="hits=${o.hits} collapsed=${o.collapsed} computed=${o.computed} rows=${total}"`;
-  const fwd = o.hits > 0 ? "partial" : "miss";
-  return `house-price; fwd=${fwd}${o.computed > 0 ? "; stored" : ""}${o.collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
+  // A single /predict row is computed or collapsed: its header is one of two constants, not formatted per request.
+  if (total === 1) return o.computed === 1 ? ONE_COMPUTED : ONE_COLLAPSED;
+  return formatStatus(o.hits, o.collapsed, o.computed, total);
 }
+
+function formatStatus(hits: number, collapsed: number, computed: number, total: number): string {
+  const detail = `detail="hits=${hits} collapsed=${collapsed} computed=${computed} rows=${total}"`;
+  const fwd = hits > 0 ? "partial" : "miss";
+  return `house-price; fwd=${fwd}${computed > 0 ? "; stored" : ""}${collapsed > 0 ? "; collapsed" : ""}; ${detail}`;
+}
+const ONE_COMPUTED = formatStatus(0, 0, 1, 1);
+const ONE_COLLAPSED = formatStatus(0, 1, 0, 1);
 
 interface Interval {
   level: number;

@@ -40,7 +40,8 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
       if (!house.ok) return problemResponse(house.failure);
       tensor.set(toTensor([house.value]));
     }
-    return predictResponse(tensor, 1, options.value, false);
+    // Awaited rather than returned: an async function returning a promise settles through a thenable job.
+    return await predictResponse(tensor, 1, options.value, false);
   }
 
   async function predictMany(req: CoreRequest): Promise<CoreResponse> {
@@ -48,7 +49,7 @@ export function predictionRoutes(ctx: ServiceContext): Endpoint[] {
     if (!options.ok) return problemResponse(options.failure);
     const packed = await bulkRows(req);
     if (!("tensor" in packed)) return packed;
-    return predictResponse(packed.tensor, packed.rows, options.value, true);
+    return await predictResponse(packed.tensor, packed.rows, options.value, true);
   }
 
   /**

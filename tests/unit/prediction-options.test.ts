@@ -74,4 +74,14 @@ describe("the training range of the card", () => {
     expect(counts.perFeature[FEATURES.indexOf("MedInc")]).toBe(2);
     expect(counts.perFeature[FEATURES.indexOf("Population")]).toBe(1);
   });
+
+  it("counts into a reused array from zero, and leaves it alone when every row is in range", () => {
+    const into = new Uint32Array(FEATURES.length).fill(7);
+    const counts = countOutOfRange(new Float32Array([...row({ MedInc: 800 })]), 1, ranges, into);
+    expect(counts.perFeature).toBe(into);
+    expect(Array.from(into)).toEqual(FEATURES.map((f) => (f === "MedInc" ? 1 : 0)));
+    const none = countOutOfRange(new Float32Array(row()), 1, ranges, into);
+    expect(none.rows).toBe(0);
+    expect(into[FEATURES.indexOf("MedInc")]).toBe(1);
+  });
 });
