@@ -6,6 +6,7 @@
  *   cp -r dist bench/results/tmp/ab-a            # build A (e.g. before a change), then change, npm run build
  *   node --import tsx bench/ab.ts --a bench/results/tmp/ab-a/server/main.js --b dist/server/main.js [--rounds 5] [--seconds 3]
  *     [--a-env KEY=VALUE,…] [--b-env KEY=VALUE,…]   (e.g. the same build with --a-env MODEL_ENGINE=onnxruntime)
+ *     [--kinds predict-unique,predict-hit,bulk] [--rows 1000]   (bulk: unique rows, 8 connections)
  *
  * Both bundles must sit under the repository (the server finds model/ above its own file).
  */
@@ -24,6 +25,8 @@ const arg = (flag: string, dflt?: string) => {
 const ROUNDS = Number(arg("--rounds", "5"));
 const SECONDS = Number(arg("--seconds", "3"));
 const KINDS = arg("--kinds", "predict-unique,predict-hit")!.split(",") as WrkKind[];
+/** Rows per request of the bulk kind (8 connections, as the bench's 1,000-row bulks). */
+const BULK_ROWS = Number(arg("--rows", "1000"));
 const envOf = (flag: string): Record<string, string> =>
   envFromPairs((arg(flag, "") ?? "").split(",").filter(Boolean), flag);
 const ENVS: Record<string, Record<string, string>> = { A: envOf("--a-env"), B: envOf("--b-env") };
@@ -59,7 +62,8 @@ async function main(): Promise<void> {
           const spec = (durationS: number) => ({
             url: `http://127.0.0.1:${server.port}`,
             kind,
-            connections: 32,
+            connections: kind === "bulk" ? 8 : 32,
+            rows: kind === "bulk" ? BULK_ROWS : undefined,
             threads: 2,
             durationS,
             seed: (seed += 10_000),

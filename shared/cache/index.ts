@@ -71,9 +71,12 @@ export function createPredictionCache(opts: CacheOptions): PredictionCache {
       let remote: number[] | undefined;
       for (let i = 0; i < rows; i++) {
         const v = mem?.get(words, i, hashes[i]!);
-        values[i] = v;
-        if (v !== undefined) hits++;
-        else if (shared) (remote ??= []).push(i);
+        // A miss stays a hole (read as undefined): storing undefined would make the array hold tagged values, and
+        // every number later written into it a heap-allocated double (1,000 per 1,000-row bulk).
+        if (v !== undefined) {
+          values[i] = v;
+          hits++;
+        } else if (shared) (remote ??= []).push(i);
       }
       if (hits > 0 && counted) metrics.cacheHits.inc({ tier: "memory" }, hits);
       if (!remote) {

@@ -33,15 +33,25 @@ export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder
     const info = holder.get()?.info;
     if (rows >= BIG_ROWS) await nextTurn();
     const { values } = result.value;
-    const headers = { "cache-status": cacheStatus(result.value) };
+    const headers = { "content-type": "application/json", "cache-status": cacheStatus(result.value) };
     if (info && (options.detail || options.level !== undefined)) {
       const level = resolveLevel(options, intervalLevels(info.card));
       if (!level.ok) return problemResponse(level.failure);
       if (options.detail) return await detailAnswer({ intervals, info }, level.value, result.value, bulk, headers);
     }
-    return jsonResponse(200, bulk ? { house_values: values } : { house_value: values[0] }, headers);
+    return { status: 200, headers, body: plainBody(values, bulk) };
   };
   return answer;
+}
+
+/**
+ * The plain answer's JSON: a single finite value is written straight into the text (a number prints the same in a
+ * template as in JSON.stringify, -0 and exponents included), without JSON.stringify walking an object for it.
+ */
+export function plainBody(values: readonly number[], bulk: boolean): string {
+  if (bulk) return JSON.stringify({ house_values: values });
+  const v = values[0]!;
+  return Number.isFinite(v) ? `{"house_value":${v}}` : JSON.stringify({ house_value: v });
 }
 
 /** The answer with `detail=true`: each row's interval at `level` and its features outside the training ranges. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { rowBatch } from "../../shared/cache/row-table";
 import type { PredictOutcome } from "../../shared/inference/predictor";
-import { cacheStatus } from "../../shared/routes/prediction-detail";
+import { cacheStatus, plainBody } from "../../shared/routes/prediction-detail";
 
 function outcome(hits: number, collapsed: number, computed: number): PredictOutcome {
   const rows = hits + collapsed + computed;
@@ -36,5 +36,28 @@ describe("Cache-Status of a prediction (RFC 9211)", () => {
     expect(cacheStatus(outcome(2, 1, 3))).toBe(
       'house-price; fwd=partial; stored; collapsed; detail="hits=2 collapsed=1 computed=3 rows=6"',
     );
+  });
+});
+
+describe("the plain prediction body", () => {
+  it("is JSON.stringify's text for every kind of number", () => {
+    const values = [
+      4.372725009918213,
+      0,
+      -0,
+      1e21,
+      5e-7,
+      -1.5,
+      0.1 + 0.2,
+      Math.fround(3.3),
+      Number.MAX_VALUE,
+      NaN,
+      Infinity,
+    ];
+    for (const v of values) {
+      expect(plainBody([v], false), String(v)).toBe(JSON.stringify({ house_value: v }));
+      expect(JSON.parse(plainBody([v], false))).toEqual(JSON.parse(JSON.stringify({ house_value: v })));
+    }
+    expect(plainBody(values, true)).toBe(JSON.stringify({ house_values: values }));
   });
 });
