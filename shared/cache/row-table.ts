@@ -10,7 +10,7 @@ export const ROW_WORDS = WIDTH;
  */
 export interface RowBatch {
   readonly tensor: Float32Array;
-  /** The same bytes as uint32 words: equality of rows is equality of these. */
+  /** The same bits as uint32 words (a view, or for a small tensor a copy): equality of rows is equality of these. */
   readonly words: Uint32Array;
   readonly rows: number;
   readonly hashes: Uint32Array;
@@ -39,8 +39,26 @@ export function hashRow(words: Uint32Array, at: number, seed = SEED): number {
   return h >>> 0;
 }
 
+/**
+ * V8 keeps a typed array of at most this many bytes inside its object, with no ArrayBuffer until one is asked for;
+ * making it then (a view, `.buffer`, `subarray`) cost ~0.3 µs, more than copying a /predict row's eight words.
+ */
+export const ON_HEAP_BYTES = 64;
+const BITS = new Float32Array(ON_HEAP_BYTES / 4);
+const BITS_WORDS = new Uint32Array(BITS.buffer);
+
+/** The tensor's first `n` values as uint32 bit patterns: a view of a big tensor, a copy of a small one. */
+function wordsOf(tensor: Float32Array, n: number): Uint32Array {
+  if (tensor.byteLength > ON_HEAP_BYTES) return new Uint32Array(tensor.buffer, tensor.byteOffset, n);
+  // set() between two Float32Arrays copies bytes (every NaN payload kept); reading them back as words is exact.
+  BITS.set(tensor);
+  const words = new Uint32Array(n);
+  for (let k = 0; k < n; k++) words[k] = BITS_WORDS[k]!;
+  return words;
+}
+
 export function rowBatch(tensor: Float32Array, rows: number): RowBatch {
-  const words = new Uint32Array(tensor.buffer, tensor.byteOffset, rows * ROW_WORDS);
+  const words = wordsOf(tensor, rows * ROW_WORDS);
   const hashes = new Uint32Array(rows);
   for (let r = 0; r < rows; r++) hashes[r] = hashRow(words, r * ROW_WORDS);
   return { tensor, words, rows, hashes };

@@ -109,4 +109,19 @@ describe("row hashing", () => {
     expect(sameRow(a.words, 0, b.words, 0)).toBe(false);
     expect(hashRow(a.words, 0, 1)).not.toBe(hashRow(a.words, 0, 2));
   });
+
+  it("keys small and big batches by the exact bits, a NaN's payload and -0 included", () => {
+    const bits = Uint32Array.from([0x7fc00001, 0x80000000, 0x3f800000, 0xffc12345, 1, 2, 3, 0x7f800000]);
+    const small = new Float32Array(8);
+    new Uint32Array(small.buffer).set(bits);
+    // Two rows (64 bytes) are still copied; three are viewed in place.
+    for (const rows of [1, 2, 3]) {
+      const tensor = new Float32Array(rows * 8);
+      for (let r = 0; r < rows; r++) new Uint32Array(tensor.buffer, r * 32, 8).set(bits);
+      const b = rowBatch(tensor, rows);
+      for (let r = 0; r < rows; r++)
+        expect(Array.from(b.words.subarray(r * 8, r * 8 + 8)), `${rows} rows`).toEqual(Array.from(bits));
+      expect(b.hashes[rows - 1]).toBe(rowBatch(small, 1).hashes[0]);
+    }
+  });
 });
