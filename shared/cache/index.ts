@@ -10,7 +10,8 @@ export type CacheBackendName = "memory" | "redis" | "upstash" | "none";
 export interface PredictionCache {
   readonly backend: CacheBackendName;
   /**
-   * Values for the rows of `batch` under a model namespace, undefined for misses; a failing shared
+   * Values for the rows of `batch` under a model namespace; a miss is a hole (reads as undefined, so index the array
+   * rather than iterate it, and fill it before serializing it: JSON writes a hole as null); a failing shared
    * backend counts as misses. Synchronous when the process's own tier answers (no shared backend, or
    * every row found), so a cache hit costs no extra turn of the event loop.
    */

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { WIDTH } from "../input/features";
+import { ON_HEAP_BYTES } from "../input/small-arrays";
 
 /** Words (float32 bit patterns) per row: one per feature. */
 export const ROW_WORDS = WIDTH;
@@ -39,16 +40,13 @@ export function hashRow(words: Uint32Array, at: number, seed = SEED): number {
   return h >>> 0;
 }
 
-/**
- * V8 keeps a typed array of at most this many bytes inside its object, with no ArrayBuffer until one is asked for;
- * making it then (a view, `.buffer`, `subarray`) cost ~0.3 µs, more than copying a /predict row's eight words.
- */
-export const ON_HEAP_BYTES = 64;
 const BITS = new Float32Array(ON_HEAP_BYTES / 4);
 const BITS_WORDS = new Uint32Array(BITS.buffer);
 
 /** The tensor's first `n` values as uint32 bit patterns: a view of a big tensor, a copy of a small one. */
 function wordsOf(tensor: Float32Array, n: number): Uint32Array {
+  // As the view would: a tensor shorter than its rows is refused, never padded with another request's words.
+  if (n > tensor.length) throw new RangeError(`${n} values asked of a tensor of ${tensor.length}`);
   if (tensor.byteLength > ON_HEAP_BYTES) return new Uint32Array(tensor.buffer, tensor.byteOffset, n);
   // set() between two Float32Arrays copies bytes (every NaN payload kept); reading them back as words is exact.
   BITS.set(tensor);

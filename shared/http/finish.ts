@@ -15,7 +15,7 @@ export type Finish = (
   req: Pick<CoreRequest, "headers">,
 ) => CoreResponse;
 
-/** `started` is the request's performance.now() on arrival; `route` the metrics label (the template, or "unmatched"). */
+/** `started` is the request's performance.now() once routed; `route` the metrics label (the template, or "unmatched"). */
 export function createFinish(instanceId: string, metrics: Metrics, cors?: CorsPolicy): Finish {
   return (res, route, method, started, req) => {
     addSecurityHeaders(res.headers);

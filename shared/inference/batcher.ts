@@ -1,6 +1,6 @@
 import { WIDTH } from "../input/features";
 import { afterTurnIfBig } from "./turn-taking";
-import { ON_HEAP_BYTES } from "../cache/row-table";
+import { ON_HEAP_BYTES } from "../input/small-arrays";
 
 /** Runs a model on a float32 [rows, inputWidth] tensor; the output has `outputWidth` values per row. */
 export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;

@@ -194,7 +194,8 @@ export class SingleFlight {
 
   /**
    * Computes a claim's rows (`run`, `compute`): `infer` gives the run's output, which settles the run for whoever joined it, then `then`
-   * uses it; the claimed slots are freed whatever happens (a failed run fails its joiners too).
+   * uses it (awaited only when it returns a promise); the claimed slots are freed whatever happens (a failed run fails its
+   * joiners too).
    */
   async settle(
     batch: RowBatch,

@@ -44,7 +44,10 @@ export interface RangeCounts {
 /** The answer when every row is in range (nearly every request): shared, so its counts must only be read. */
 const ALL_IN_RANGE: RangeCounts = Object.freeze({ perFeature: new Uint32Array(WIDTH), rows: 0 });
 
-/** `into`, when given, receives the per-feature counts instead of a new array (it is zeroed first). */
+/**
+ * `into`, when given, receives the per-feature counts instead of a new array (zeroed first). Read `perFeature` of the
+ * answer, never `into` itself: when every row is in range, `into` is left as it was.
+ */
 export function countOutOfRange(tensor: Float32Array, rows: number, r: FeatureRanges, into?: Uint32Array): RangeCounts {
   // Counts are allocated (or `into` zeroed) on the first value out of range, not per request.
   let perFeature: Uint32Array | undefined;

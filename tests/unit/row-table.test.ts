@@ -124,4 +124,16 @@ describe("row hashing", () => {
       expect(b.hashes[rows - 1]).toBe(rowBatch(small, 1).hashes[0]);
     }
   });
+
+  it("keys a small view of a big buffer and a tensor longer than its rows by their own rows, and refuses a short one", () => {
+    const big = new Float32Array(64).map((_, i) => i + 0.5);
+    const view = big.subarray(16, 24); // 32 bytes at byte offset 64 of a 256-byte buffer
+    const copy = Float32Array.from(view);
+    expect(Array.from(rowBatch(view, 1).words)).toEqual(Array.from(new Uint32Array(copy.buffer)));
+    expect(rowBatch(view, 1).hashes[0]).toBe(rowBatch(copy, 1).hashes[0]);
+    const longer = Float32Array.from([...copy, 9, 9]); // 40 bytes: the first row only
+    expect(rowBatch(longer, 1).hashes[0]).toBe(rowBatch(copy, 1).hashes[0]);
+    expect(() => rowBatch(copy, 2)).toThrow(RangeError);
+    expect(() => rowBatch(big, 9)).toThrow(RangeError);
+  });
 });
