@@ -23,7 +23,7 @@
  *   npm run bench -- --only predict_unique,predict_hit   (just those throughput workloads; "paced": the paced runs)
  *   npm run bench -- --quiet-wait 5    (wait at most 5 s for a quiet machine before each run; default 60 s, quick 5 s)
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -248,6 +248,27 @@ function bundle(entry: string, name: string): Promise<string> {
     bundles.set(name, built);
   }
   return built;
+}
+
+let pacedGeneratorBuilt: Promise<Record<string, string>> | undefined;
+
+/**
+ * The paced runs' generator, once per bench run: bench/lib/paced-generator.c compiled with the machine's C compiler
+ * (the environment that hands it to bench/lib/paced.ts), or, without one, paced.ts's own Node loop, and the log says
+ * so. The C loop does not stall as a Node event loop does (BENCHMARKS.md, Round 5).
+ */
+function pacedGenerator(): Promise<Record<string, string>> {
+  pacedGeneratorBuilt ??= new Promise((done) => {
+    mkdirSync(TMP, { recursive: true });
+    const binary = resolve(TMP, "paced-generator");
+    const source = resolve("bench/lib/paced-generator.c");
+    execFile("cc", ["-O2", "-o", binary, source, "-lm"], (err, _out, stderr) => {
+      if (!err) return done({ BENCH_PACED_GENERATOR: `${binary},${resolve(TMP, "paced-requests.bin")}` });
+      log(`paced generator: Node (bench/lib/paced-generator.c did not compile: ${err.message.split("\n")[0]} ${stderr})`);
+      done({});
+    });
+  });
+  return pacedGeneratorBuilt;
 }
 
 /** Runs a bundled script to completion (under `prefix`) and parses the JSON line it prints. */
@@ -487,6 +508,7 @@ async function throughput(ctx: Ctx, c: Ceilings, workloads: Workload[]) {
  */
 async function paced(ctx: Ctx) {
   const script = await bundle("bench/lib/paced.ts", "paced.js");
+  const generator = await pacedGenerator();
   await quiet();
   const server = await spawnServer(SERVER_ENV);
   try {
@@ -511,7 +533,7 @@ async function paced(ctx: Ctx) {
     // Server CPU over the whole paced run (warm-up included) and the requests it answered in it.
     const window = cpuWindow(server.pid, ctx.pin);
     const threadCpu = threadCpuSampler(server.pid, 50);
-    const result = await runJsonChild<PacedResult>(ctx.pin.load, script, [JSON.stringify(spec)]);
+    const result = await runJsonChild<PacedResult>(ctx.pin.load, script, [JSON.stringify(spec)], generator);
     const samples = threadCpu.stop();
     const used = window.stop();
     const sent = spec.rate * (spec.warmupS + spec.durationS);

@@ -13,6 +13,8 @@
  *
  * Run by the bench (bundled, on the load core): node paced.js '<json spec>'; prints one JSON line.
  */
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import net from "node:net";
 import { holdoutRows } from "./bodies";
 import { GapHistogram, Samples, type LatencySummary } from "./stats";
@@ -66,6 +68,8 @@ export interface PacedResult {
   /** Gaps between the generator's loop turns, ms: its own responsiveness (max = its worst stall). */
   loopGap: LatencySummary;
   windows: PacedWindows;
+  /** Which loop sent the requests: bench/lib/paced-generator.c, or this file's (absent: this file's). */
+  generator?: "c" | "node";
 }
 
 interface Conn {
@@ -288,7 +292,29 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   });
 }
 
+/**
+ * The same run by bench/lib/paced-generator.c (compiled by the bench): this process writes the requests to a file
+ * the generator reads, then waits, asleep, for its one JSON line.
+ */
+export function runPacedInC(spec: PacedSpec, binary: string, requestsFile: string): Promise<PacedResult> {
+  const total = Math.round(spec.rate * (spec.warmupS + spec.durationS));
+  const { bytes, at } = requestBytes(spec, total);
+  const head = Buffer.alloc(4 + 4 * (total + 1));
+  head.writeUInt32LE(total, 0);
+  for (let i = 0; i <= total; i++) head.writeUInt32LE(at[i]!, 4 + 4 * i);
+  writeFileSync(requestsFile, Buffer.concat([head, bytes]));
+  const args = [spec.host, spec.port, spec.connections, spec.rate, spec.warmupS, spec.durationS, requestsFile];
+  return new Promise((resolve, reject) => {
+    execFile(binary, args.map(String), { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${binary} failed: ${err.message} ${stderr}`));
+      resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "") as PacedResult);
+    });
+  });
+}
+
 if (process.argv[2]?.startsWith("{")) {
   const spec = JSON.parse(process.argv[2]) as PacedSpec;
-  reportToParent(runPaced(spec));
+  // BENCH_PACED_GENERATOR: the compiled C generator and the file for its requests; without it, this Node loop.
+  const [binary, requestsFile] = (process.env.BENCH_PACED_GENERATOR ?? "").split(",");
+  reportToParent(binary && requestsFile ? runPacedInC(spec, binary, requestsFile) : runPaced(spec));
 }

@@ -467,7 +467,7 @@ function print(
       );
     console.log(
       `\npaced: latency from the intended send time (coordinated omission counted): p50 ${fmtMs(r.latency.p50)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)}; ` +
-        `from the actual send p99 ${fmtMs(r.serviceTime.p99)}; send lag p99 ${fmtMs(r.sendLag.p99)}; server CPU ${cores(input.paced.cpu)}, other work on its core ${cores(input.paced.otherOnServerCore)}; generator loop gap p99 ${fmtMs(r.loopGap.p99)}, max ${fmtMs(r.loopGap.max)}`,
+        `from the actual send p99 ${fmtMs(r.serviceTime.p99)}; send lag p99 ${fmtMs(r.sendLag.p99)}; server CPU ${cores(input.paced.cpu)}, other work on its core ${cores(input.paced.otherOnServerCore)}; ${r.generator === "c" ? "generator (C)" : "generator (Node)"} loop gap p99 ${fmtMs(r.loopGap.p99)}, max ${fmtMs(r.loopGap.max)}`,
     );
     const sl = input.paced.slices;
     if (sl)
