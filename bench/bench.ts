@@ -263,9 +263,12 @@ function pacedGenerator(): Promise<Record<string, string>> {
     const binary = resolve(TMP, "paced-generator");
     const source = resolve("bench/lib/paced-generator.c");
     execFile("cc", ["-O2", "-o", binary, source, "-lm"], (err, _out, stderr) => {
-      if (!err) return done({ BENCH_PACED_GENERATOR: `${binary},${resolve(TMP, "paced-requests.bin")}` });
-      log(`paced generator: Node (bench/lib/paced-generator.c did not compile: ${err.message.split("\n")[0]} ${stderr})`);
-      done({});
+      if (!err)
+        return done({ BENCH_PACED_GENERATOR: binary, BENCH_PACED_REQUESTS: resolve(TMP, "paced-requests.bin") });
+      log(
+        `paced generator: Node (bench/lib/paced-generator.c did not compile: ${err.message.split("\n")[0]} ${stderr})`,
+      );
+      done({ BENCH_PACED_GENERATOR: "", BENCH_PACED_REQUESTS: "" }); // empty: never a value left in the shell
     });
   });
   return pacedGeneratorBuilt;

@@ -60,6 +60,13 @@ static void die(const char *what) {
   exit(1);
 }
 
+/* Sized for every request of the run up front (as paced.ts does): no copy of a growing buffer mid-run. */
+static void reserve(Samples *s, long n) {
+  s->cap = n > 16 ? n : 16;
+  s->v = malloc(s->cap * sizeof(double));
+  if (!s->v) die("malloc");
+}
+
 static void push(Samples *s, double v) {
   if (s->n == s->cap) {
     s->cap = s->cap ? s->cap * 2 : 1 << 16;
@@ -69,15 +76,20 @@ static void push(Samples *s, double v) {
   s->v[s->n++] = v;
 }
 
+/* Opens slot i's connection; on an immediate failure the slot stays closed (fd -1) and the loop tries again. */
 static void open_conn(int i) {
   Conn *c = &conns[i];
+  c->ready = c->busy = c->gone = 0;
+  c->len = 0;
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (c->fd < 0) die("socket");
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) die("connect");
-  c->ready = c->busy = c->gone = 0;
-  c->len = 0;
+  if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
+    close(c->fd);
+    c->fd = -1;
+    return;
+  }
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
 }
@@ -101,6 +113,33 @@ static int response(Conn *c, int *status, int *close) {
   *status = c->len > 12 ? atoi(c->buf + 9) : 0;
   *close = find(c->buf, head, "\r\nconnection: close") != NULL;
   return 1;
+}
+
+/* The slice of the window holding time t (clamped: rounding must never index past the last slice). */
+static int slice_of(double t, double win_start, int slices) {
+  int s = (int)floor((t - win_start) / WINDOW_MS);
+  return s < 0 ? 0 : s >= slices ? slices - 1 : s;
+}
+
+/*
+ * Closes slot i's connection: a request outstanding on it failed (counted once, if it was due in the window), and
+ * a new connection takes its place before the deadline.
+ */
+static void drop(int i, double win_start, double win_end, double deadline, long *answered, long *errors) {
+  Conn *c = &conns[i];
+  if (c->busy) {
+    c->busy = 0;
+    (*answered)++;
+    if (c->intended >= win_start && c->intended < win_end) (*errors)++;
+  }
+  if (c->fd >= 0) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+  }
+  for (int j = 0; j < nidle; j++)
+    if (idle[j] == i) idle[j--] = idle[--nidle];
+  if (now_ms() < deadline) open_conn(i);
 }
 
 static int cmp(const void *a, const void *b) {
@@ -215,6 +254,10 @@ int main(int argc, char **argv) {
   double *stalls = calloc(slices, sizeof(double));
   uint32_t *buckets = calloc(GAP_SPAN_US, sizeof(uint32_t));
   Samples latency = {0}, service = {0}, lag = {0}, longgaps = {0};
+  reserve(&latency, total);
+  reserve(&service, total);
+  reserve(&lag, total);
+  reserve(&longgaps, 1024);
   long gaps = 0;
   double gapsum = 0;
 
@@ -222,7 +265,7 @@ int main(int argc, char **argv) {
   double win_start = t0 + warmup_s * 1000, win_end = win_start + duration_s * 1000, deadline = win_end + 10000;
   struct timespec real;
   double start_epoch = 0;
-  double last = 0;
+  double last = 0, retry_at = 0;
   struct epoll_event evs[64];
 
   for (;;) {
@@ -238,7 +281,7 @@ int main(int argc, char **argv) {
       long b = (long)floor(g * 1000);
       if (b < GAP_SPAN_US) buckets[b]++;
       else push(&longgaps, g);
-      int s = (int)floor((now - win_start) / WINDOW_MS);
+      int s = slice_of(now, win_start, slices);
       if (g > stalls[s]) stalls[s] = g;
     }
     last = now;
@@ -252,7 +295,14 @@ int main(int argc, char **argv) {
       uint32_t from = at[next], to = at[next + 1];
       next++;
       /* An idle keep-alive connection has an empty send buffer: a request of a few hundred bytes goes whole. */
-      if (send(c->fd, bytes + from, to - from, MSG_NOSIGNAL) != (ssize_t)(to - from)) c->gone = 1;
+      if (send(c->fd, bytes + from, to - from, MSG_NOSIGNAL) != (ssize_t)(to - from))
+        drop((int)(c - conns), win_start, win_end, deadline, &answered, &errors);
+    }
+    /* Slots whose reconnect failed at once (a server refusing): tried again every 10 ms, so the pool keeps its size. */
+    if (now >= retry_at) {
+      retry_at = now + 10;
+      for (int i = 0; i < nconns; i++)
+        if (conns[i].fd < 0 && now < deadline) open_conn(i);
     }
     if ((due == (long)total && answered >= (long)total) || now > deadline) break;
 
@@ -260,6 +310,8 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n; k++) {
       int i = (int)evs[k].data.u32;
       Conn *c = &conns[i];
+      if (c->fd < 0) continue;
+      if (c->ready && (evs[k].events & (EPOLLERR | EPOLLHUP)) && !(evs[k].events & EPOLLIN)) c->gone = 1;
       if (!c->ready && (evs[k].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         int err = 0;
         socklen_t len = sizeof err;
@@ -286,14 +338,14 @@ int main(int argc, char **argv) {
         answered++;
         c->busy = 0;
         c->len = 0;
-        if (t >= win_start && t < win_end) done[(int)floor((t - win_start) / WINDOW_MS)]++;
+        if (t >= win_start && t < win_end) done[slice_of(t, win_start, slices)]++;
         if (c->intended >= win_start && c->intended < win_end) {
           if (status >= 200 && status < 300) {
             ok++;
             push(&latency, t - c->intended);
             push(&service, t - c->sent_at);
             push(&lag, c->sent_at - c->intended);
-            int s = (int)floor((c->intended - win_start) / WINDOW_MS);
+            int s = slice_of(c->intended, win_start, slices);
             if (t - c->intended > worst[s]) worst[s] = t - c->intended;
           } else non2xx++;
         }
@@ -301,18 +353,7 @@ int main(int argc, char **argv) {
         else idle[nidle++] = i;
         break;
       }
-      if (c->gone) {
-        /* Closed with a request outstanding: that request failed. Then a new connection takes its place. */
-        if (c->busy) {
-          answered++;
-          if (c->intended >= win_start && c->intended < win_end) errors++;
-        }
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-        for (int j = 0; j < nidle; j++)
-          if (idle[j] == i) idle[j] = idle[--nidle];
-        if (now_ms() < deadline) open_conn(i);
-      }
+      if (c->gone) drop(i, win_start, win_end, deadline, &answered, &errors);
     }
   }
 
@@ -323,8 +364,10 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nconns; i++)
     if (conns[i].busy && conns[i].intended >= win_start && conns[i].intended < win_end) errors++;
 
-  printf("{\"rate\":%.17g,\"connections\":%d,\"durationS\":%.17g,\"ok\":%ld,\"achievedPerS\":%.17g,", rate, nconns,
-         duration_s, ok, ok / duration_s);
+  printf("{\"rate\":%.17g,\"connections\":%d,\"durationS\":%.17g,\"ok\":%ld,\"achievedPerS\":", rate, nconns,
+         duration_s, ok);
+  if (duration_s > 0) printf("%.17g,", ok / duration_s);
+  else printf("null,");
   printf("\"non2xx\":%ld,\"errors\":%ld,\"unanswered\":%ld,", non2xx, errors, unanswered);
   summary("latency", &latency);
   printf(",");

@@ -14,7 +14,7 @@
  * Run by the bench (bundled, on the load core): node paced.js '<json spec>'; prints one JSON line.
  */
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { holdoutRows } from "./bodies";
 import { GapHistogram, Samples, type LatencySummary } from "./stats";
@@ -306,15 +306,22 @@ export function runPacedInC(spec: PacedSpec, binary: string, requestsFile: strin
   const args = [spec.host, spec.port, spec.connections, spec.rate, spec.warmupS, spec.durationS, requestsFile];
   return new Promise((resolve, reject) => {
     execFile(binary, args.map(String), { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      rmSync(requestsFile, { force: true }); // ~100 MB at the bench's rates
       if (err) return reject(new Error(`${binary} failed: ${err.message} ${stderr}`));
-      resolve(JSON.parse(stdout.trim().split("\n").pop() ?? "") as PacedResult);
+      const line = stdout.trim().split("\n").pop() ?? "";
+      try {
+        resolve(JSON.parse(line) as PacedResult);
+      } catch {
+        reject(new Error(`${binary} printed no JSON result: ${line.slice(0, 200)}`));
+      }
     });
   });
 }
 
 if (process.argv[2]?.startsWith("{")) {
   const spec = JSON.parse(process.argv[2]) as PacedSpec;
-  // BENCH_PACED_GENERATOR: the compiled C generator and the file for its requests; without it, this Node loop.
-  const [binary, requestsFile] = (process.env.BENCH_PACED_GENERATOR ?? "").split(",");
+  // The compiled C generator and the file for its requests (set, possibly empty, by bench.ts); without them, this loop.
+  const binary = process.env.BENCH_PACED_GENERATOR;
+  const requestsFile = process.env.BENCH_PACED_REQUESTS;
   reportToParent(binary && requestsFile ? runPacedInC(spec, binary, requestsFile) : runPaced(spec));
 }

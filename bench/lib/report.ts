@@ -366,7 +366,11 @@ export function report(input: ReportInput): void {
     platform: `${os.platform()} ${os.release()}`,
     total_memory_bytes: os.totalmem(),
     load_average_at_end: os.loadavg(),
-    load_generator: `${input.wrkVersion}; paced runs: bench/lib/paced.ts`,
+    load_generator: `${input.wrkVersion}; paced runs: ${
+      input.paced?.result.generator === "c"
+        ? "bench/lib/paced-generator.c (via bench/lib/paced.ts)"
+        : "bench/lib/paced.ts"
+    }`,
     pinning: input.pin.note,
   };
   const output = {

@@ -21,9 +21,12 @@ describe.skipIf(!cc)("paced generator (C)", () => {
   let server: http.Server;
   let port = 0;
   let answered = 0;
-  /** Epoch ms at which the server blocks its event loop for stallMs (0: never). */
+  /** The answer count at which the server blocks its event loop for stallMs (0: never). */
   let stallAt = 0;
   const stallMs = 200;
+  /** Every dropEvery-th request is dropped without an answer (0: none): a server that resets connections. */
+  let dropEvery = 0;
+  let dropped = 0;
 
   beforeAll(async () => {
     execFileSync("cc", ["-O2", "-o", binary, path.resolve("bench/lib/paced-generator.c"), "-lm"]);
@@ -31,7 +34,12 @@ describe.skipIf(!cc)("paced generator (C)", () => {
       req.resume();
       req.on("end", () => {
         answered++;
-        if (stallAt > 0 && Date.now() >= stallAt) {
+        if (dropEvery > 0 && answered % dropEvery === 0) {
+          dropped++;
+          req.socket.destroy();
+          return;
+        }
+        if (stallAt > 0 && answered >= stallAt) {
           stallAt = 0;
           const until = Date.now() + stallMs;
           while (Date.now() < until); // the server's whole loop stops, as in a long GC pause
@@ -77,10 +85,35 @@ describe.skipIf(!cc)("paced generator (C)", () => {
     expect(r.windows.worstMs).toHaveLength(4);
     expect(r.windows.generatorGapMs).toHaveLength(4);
     expect(Math.abs(r.windows.startEpochMs - Date.now())).toBeLessThan(5_000);
+    const sum = r.windows.done.reduce((a, b) => a + b, 0);
+    expect(Math.abs(sum - r.ok)).toBeLessThan(100); // answers arriving in the window vs requests due in it
+    for (const l of [r.latency, r.serviceTime, r.sendLag, r.loopGap]) {
+      expect(l.p50).toBeLessThanOrEqual(l.p90);
+      expect(l.p90).toBeLessThanOrEqual(l.p99);
+      expect(l.p99).toBeLessThanOrEqual(l.max);
+    }
+  });
+
+  it("counts a request whose connection the server drops as one error, and goes on with a new connection", async () => {
+    dropEvery = 100;
+    dropped = 0;
+    try {
+      const r = await runPacedInC(spec(), binary, path.join(dir, "requests.bin"));
+      // About 30 of the run's 3,000 requests are dropped, two thirds of them due in the window.
+      expect(dropped).toBeGreaterThanOrEqual(25);
+      expect(r.errors).toBeGreaterThanOrEqual(10);
+      expect(r.errors).toBeLessThanOrEqual(dropped);
+      expect(r.ok + r.errors).toBeGreaterThanOrEqual(1995);
+      expect(r.ok + r.errors + r.non2xx).toBeLessThanOrEqual(2001);
+      expect(r.unanswered).toBe(0);
+    } finally {
+      dropEvery = 0;
+    }
   });
 
   it("charges a server stall to every request due during it", async () => {
-    stallAt = Date.now() + 1000; // 0.5 s into the 1 s window
+    // 0.5 s of warm-up (1,000 requests) and 0.5 s into the 1 s window: the 2,000th answer of this run.
+    stallAt = answered + 2000;
     const r = await runPacedInC(spec(), binary, path.join(dir, "requests.bin"));
     expect(r.errors).toBe(0);
     expect(r.latency.max).toBeGreaterThanOrEqual(stallMs * 0.9);
