@@ -1,6 +1,6 @@
 import { WIDTH } from "../input/features";
 import { afterTurnIfBig } from "./turn-taking";
-import { ON_HEAP_BYTES } from "../input/small-arrays";
+import { copyValues } from "../input/small-arrays";
 
 /** Runs a model on a float32 [rows, inputWidth] tensor; the output has `outputWidth` values per row. */
 export type RunFn = (input: Float32Array, rows: number) => Promise<Float32Array>;
@@ -144,9 +144,7 @@ export class Batcher {
         input = new Float32Array(total * w);
         let offset = 0;
         for (const p of parts) {
-          // A whole job's input is set as it is: a subarray of a small one would first give it an ArrayBuffer.
-          const whole = p.from === 0 && p.count * w === p.job.input.length;
-          input.set(whole ? p.job.input : p.job.input.subarray(p.from * w, (p.from + p.count) * w), offset * w);
+          copyValues(p.job.input, p.from * w, input, offset * w, p.count * w);
           offset += p.count;
         }
       }
@@ -154,7 +152,7 @@ export class Batcher {
       let offset = 0;
       for (const p of parts) {
         const w = this.outWidth;
-        copyRows(out, offset * w, p.job.out, p.from * w, p.count * w);
+        copyValues(out, offset * w, p.job.out, p.from * w, p.count * w);
         offset += p.count;
         p.job.done += p.count;
         if (p.job.done === p.job.rows) {
@@ -177,13 +175,4 @@ export class Batcher {
     const i = this.queue.indexOf(job);
     if (i >= 0) this.queue.splice(i, 1);
   }
-}
-
-/**
- * `n` values of `from` (at `at`) into `into` (at `to`). A run of a few rows has a small output array, which V8
- * holds without an ArrayBuffer until a view of it is made: those few values are copied one by one instead.
- */
-function copyRows(from: Float32Array, at: number, into: Float32Array, to: number, n: number): void {
-  if (from.byteLength <= ON_HEAP_BYTES) for (let k = 0; k < n; k++) into[to + k] = from[at + k]!;
-  else into.set(from.subarray(at, at + n), to);
 }

@@ -6,6 +6,7 @@ import type { Logger } from "../ops/logger";
 import { openOnnxSession } from "./engines/onnxruntime-engine";
 import { MAX_ROWS_PER_RUN, type ModelInfo, type ModelSource } from "./model";
 import { loadFromBlob, loadFromFile, type LoadResult, type ModelCard } from "./model-store";
+import { copyValues } from "../input/small-arrays";
 
 /** Values per row the interval graph reads: the eight features, then the served point (`house_value`). */
 export const INTERVAL_INPUT_WIDTH = WIDTH + 1;
@@ -57,7 +58,7 @@ async function createIntervalModel(bytes: Uint8Array, levels: number[], source: 
     const features = new Float32Array(rows * WIDTH);
     const points = new Float32Array(rows);
     for (let i = 0; i < rows; i++) {
-      features.set(input.subarray(i * INTERVAL_INPUT_WIDTH, i * INTERVAL_INPUT_WIDTH + WIDTH), i * WIDTH);
+      copyValues(input, i * INTERVAL_INPUT_WIDTH, features, i * WIDTH, WIDTH);
       points[i] = input[i * INTERVAL_INPUT_WIDTH + WIDTH]!;
     }
     const result = await session.run({
@@ -71,8 +72,8 @@ async function createIntervalModel(bytes: Uint8Array, levels: number[], source: 
     }
     const out = new Float32Array(rows * 2 * L);
     for (let i = 0; i < rows; i++) {
-      out.set(low.subarray(i * L, (i + 1) * L), i * 2 * L);
-      out.set(high.subarray(i * L, (i + 1) * L), i * 2 * L + L);
+      copyValues(low, i * L, out, i * 2 * L, L);
+      copyValues(high, i * L, out, i * 2 * L + L, L);
     }
     return out;
   };

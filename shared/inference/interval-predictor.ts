@@ -7,6 +7,7 @@ import type { ModelInfo } from "./model";
 import type { Predictor } from "./predictor";
 import { SingleFlight } from "./single-flight";
 import { INTERVAL_INPUT_WIDTH, type IntervalModel, type IntervalModels } from "./interval-model";
+import { copyValues } from "../input/small-arrays";
 
 export interface IntervalOutcome {
   low: number[];
@@ -107,7 +108,7 @@ export class IntervalPredictor {
     if (run) {
       const input = new Float32Array(compute.length * INTERVAL_INPUT_WIDTH);
       compute.forEach((i, j) => {
-        input.set(batch.tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * INTERVAL_INPUT_WIDTH);
+        copyValues(batch.tensor, i * WIDTH, input, j * INTERVAL_INPUT_WIDTH, WIDTH);
         input[j * INTERVAL_INPUT_WIDTH + WIDTH] = points[i]!;
       });
       await this.flight.settle(

@@ -8,6 +8,7 @@ import { SingleFlight, type InflightRun } from "./single-flight";
 import type { House } from "../input/schemas";
 import { BIG_ROWS, nextTurn } from "./turn-taking";
 import { countOutOfRange, featureRanges } from "../input/out-of-range";
+import { copyValues } from "../input/small-arrays";
 import type { ModelInfo } from "./model";
 
 export interface PredictOutcome {
@@ -166,10 +167,7 @@ export class Predictor {
     let input = tensor;
     if (compute.length < batch.rows) {
       input = new Float32Array(compute.length * WIDTH);
-      for (let j = 0; j < compute.length; j++) {
-        const i = compute[j]!;
-        input.set(tensor.subarray(i * WIDTH, (i + 1) * WIDTH), j * WIDTH);
-      }
+      for (let j = 0; j < compute.length; j++) copyValues(tensor, compute[j]! * WIDTH, input, j * WIDTH, WIDTH);
     }
     return this.flight.settle(
       batch,
