@@ -239,23 +239,21 @@ function placeTree(
   trueSlots: Int32Array,
   order: number[],
 ): string | undefined {
-  // Breadth first: the top levels, which every row walks, sit together in memory.
-  const first = order.length;
-  const queue = [root];
-  for (let at = 0; at < queue.length; at++) {
-    const row = queue[at]!;
+  // Breadth first: the top levels, which every row walks, sit together in memory. `order` itself is the queue:
+  // a row's slot is where it was enqueued, so the true child's slot is order's length when it is pushed.
+  order.push(root);
+  for (let at = order.length - 1; at < order.length; at++) {
+    const row = order[at]!;
     if (visited[row]) return `tree ${tree} is not a tree (node ${t.id[row]} reached twice)`;
     visited[row] = 1;
-    order.push(row);
     if (t.isLeaf[row]) continue;
     const yes = t.index.get(tree, t.trueId[row]!);
     const no = t.index.get(tree, t.falseId[row]!);
     if (yes === undefined || no === undefined) {
       return `tree ${tree}: node ${t.id[row]} points to a missing node ${yes === undefined ? t.trueId[row] : t.falseId[row]}`;
     }
-    // The queue is this tree's part of `order`, in the same order: `yes` will sit at first + its queue index.
-    trueSlots[row] = first + queue.length;
-    queue.push(yes, no);
+    trueSlots[row] = order.length;
+    order.push(yes, no);
   }
   return undefined;
 }
