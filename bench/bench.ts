@@ -32,7 +32,7 @@ import { SEED_BODY } from "./lib/bodies";
 import { envFromPairs } from "./lib/env-args";
 import type { ModelCeiling } from "./lib/model-ceiling";
 import type { EngineChoice, EngineName } from "../shared/inference/engines/engine";
-import type { PacedResult, PacedSpec } from "./lib/paced";
+import { requestsOf, type PacedResult, type PacedSpec } from "./lib/paced";
 import { summariseSlices } from "./lib/paced-windows";
 import { choosePinning, pinSelf, type Pinning } from "./lib/pinning";
 import {
@@ -539,7 +539,7 @@ async function paced(ctx: Ctx) {
     const result = await runJsonChild<PacedResult>(ctx.pin.load, script, [JSON.stringify(spec)], generator);
     const samples = threadCpu.stop();
     const used = window.stop();
-    const sent = spec.rate * (spec.warmupS + spec.durationS);
+    const sent = requestsOf(spec);
     rss.stop();
     alive(server);
     return {

@@ -14,7 +14,7 @@
  * Run by the bench (bundled, on the load core): node paced.js '<json spec>'; prints one JSON line.
  */
 import { execFile } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { holdoutRows } from "./bodies";
 import { GapHistogram, Samples, type LatencySummary } from "./stats";
@@ -82,6 +82,9 @@ interface Conn {
   buf: Buffer | undefined | null;
 }
 
+/** Requests a paced run sends (warm-up and window): one per 1/rate s. */
+export const requestsOf = (spec: PacedSpec): number => Math.round(spec.rate * (spec.warmupS + spec.durationS));
+
 /**
  * Every request of the run, built before it starts, back to back in one buffer (request i is bytes at[i] to
  * at[i + 1]): sending one is then a view of bytes made already, not a string and a buffer of its own, so the
@@ -140,7 +143,7 @@ function readHead(buf: Buffer): { end: number; length: number; status: number; c
 
 export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
   const interval = 1000 / spec.rate;
-  const total = Math.round(spec.rate * (spec.warmupS + spec.durationS));
+  const total = requestsOf(spec);
   const requests = requestBytes(spec, total);
   let rowNo = 0;
   const nextRequest = () => requests.bytes.subarray(requests.at[rowNo]!, requests.at[++rowNo]!);
@@ -297,12 +300,14 @@ export async function runPaced(spec: PacedSpec): Promise<PacedResult> {
  * the generator reads, then waits, asleep, for its one JSON line.
  */
 export function runPacedInC(spec: PacedSpec, binary: string, requestsFile: string): Promise<PacedResult> {
-  const total = Math.round(spec.rate * (spec.warmupS + spec.durationS));
+  const total = requestsOf(spec);
   const { bytes, at } = requestBytes(spec, total);
   const head = Buffer.alloc(4 + 4 * (total + 1));
   head.writeUInt32LE(total, 0);
   for (let i = 0; i <= total; i++) head.writeUInt32LE(at[i]!, 4 + 4 * i);
-  writeFileSync(requestsFile, Buffer.concat([head, bytes]));
+  // Two writes: one buffer of both would copy the requests (~100 MB at the bench's rates) once more.
+  writeFileSync(requestsFile, head);
+  appendFileSync(requestsFile, bytes);
   const args = [spec.host, spec.port, spec.connections, spec.rate, spec.warmupS, spec.durationS, requestsFile];
   return new Promise((resolve, reject) => {
     execFile(binary, args.map(String), { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
