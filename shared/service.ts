@@ -163,6 +163,7 @@ export function createService(deps: ServiceDeps): Service {
     await cache.close();
     await limiter?.close();
     await store?.close();
+    metrics.close();
   }
   return { instanceId, endpoints, holder, cache, metrics, logger, handle, run, close };
 }

@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { fastCounter, fastHistogram } from "./fast-metrics";
 import { FEATURES } from "../input/features";
+import { registerRuntimeMetrics } from "./runtime-metrics";
 
 /** A gauge whose value is read when Prometheus scrapes, from a function handed over later (`readFrom`). */
 function scrapedGauge(registers: Registry[], name: string, help: string) {
@@ -49,7 +50,7 @@ function metricKinds(registers: Registry[]) {
 /** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const runtime = registerRuntimeMetrics(registry);
   const registers = [registry];
   // Read at scrape time rather than set on every request.
   const inflight = scrapedGauge(registers, "inflight_rows", "Rows of prediction work in progress");
@@ -116,6 +117,8 @@ export function createMetrics() {
     readBodyBytesHeldFrom: bodyBytes.readFrom,
     /** Where model_ready reads its value when scraped. */
     readModelReadyFrom: (fn: () => boolean): void => ready.readFrom(() => (fn() ? 1 : 0)),
+    /** Stops what feeds the metrics from outside requests (the GC profiler). */
+    close: (): void => runtime.close(),
   };
 }
 

@@ -45,13 +45,15 @@ export function answerPrediction(ctx: Pick<ServiceContext, "predictor" | "holder
 }
 
 /**
- * The plain answer's JSON: a single finite value is written straight into the text (a number prints the same in a
- * template as in JSON.stringify, -0 and exponents included), without JSON.stringify walking an object for it.
+ * The plain answer's JSON. A single value is written into the text without JSON.stringify walking an object for
+ * it, but still printed by JSON.stringify: `${v}` would go through V8's number-to-string cache, which keeps each
+ * new number's string until another number takes its slot. Unique predictions made every such string outlive two
+ * scavenges and move to old space (~21 bytes per request of old-space growth, a Mark-Compact every few seconds
+ * under load: BENCHMARKS.md, Round 6); JSON.stringify prints into its own buffer. NaN and ±∞ print as null.
  */
 export function plainBody(values: readonly number[], bulk: boolean): string {
   if (bulk) return JSON.stringify({ house_values: values });
-  const v = values[0]!;
-  return Number.isFinite(v) ? `{"house_value":${v}}` : JSON.stringify({ house_value: v });
+  return `{"house_value":${JSON.stringify(values[0]!)}}`;
 }
 
 /** The answer with `detail=true`: each row's interval at `level` and its features outside the training ranges. */
