@@ -118,7 +118,7 @@ export function createService(deps: ServiceDeps): Service {
   const instanceId = deps.instanceId ?? randomUUID();
   const now = deps.now ?? Date.now;
   const startedAt = now();
-  const metrics = createMetrics();
+  const metrics = createMetrics({ gcDuration: config.METRICS_GC_DURATION });
   const { holder, store, shared, cache, predictor, intervalModels, intervals } = createInference(deps, metrics, logger);
   const admission = createBodyAdmission(config, metrics);
   const legacy = (status: number, body: Record<string, unknown>) =>
@@ -163,7 +163,6 @@ export function createService(deps: ServiceDeps): Service {
     await cache.close();
     await limiter?.close();
     await store?.close();
-    metrics.close();
   }
   return { instanceId, endpoints, holder, cache, metrics, logger, handle, run, close };
 }

@@ -13,6 +13,16 @@ const optionalString = z
 
 const int = (min: number, max: number, def: number) => z.coerce.number().int().min(min).max(max).default(def);
 
+/** A yes/no setting: true/yes/1 or false/no/0; empty = the default. */
+const flag = (def: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^(?:true|false|yes|no|1|0|)$/, "must be true or false")
+    .transform((v) => (v === "" ? def : v === "true" || v === "yes" || v === "1"))
+    .default(def);
+
 /** Most proxies anyone chains in front of the app; more is a typo, not a topology. */
 const MAX_TRUSTED_PROXIES = 10;
 
@@ -92,6 +102,12 @@ export const ConfigSchema = z.object({
   FUNCTION_AUTH_LEVEL: z.enum(["anonymous", "function"]).default("anonymous"),
   /** When set, /metrics needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalString,
+  /**
+   * Whether /metrics has prom-client's `nodejs_gc_duration_seconds`. Off by default: on Node.js before 25 its GC
+   * observer leaves ~7 KB in V8's old space per garbage collection, which doubled the Mark-Compacts under load
+   * (shared/ops/runtime-metrics.ts).
+   */
+  METRICS_GC_DURATION: flag(false),
   /**
    * Comma-separated exact origins (`https://app.example.org`) whose browser apps may call the API: preflights
    * answered, `Access-Control-Allow-Origin` on answers. Empty = no CORS headers at all.

@@ -47,10 +47,13 @@ function metricKinds(registers: Registry[]) {
   return { counter, hotCounter, histogram, gauge };
 }
 
-/** The service's Prometheus metrics, on a registry of its own (no global state shared with libraries). */
-export function createMetrics() {
+/**
+ * The service's Prometheus metrics, on a registry of its own (no global state shared with libraries).
+ * `gcDuration`: also nodejs_gc_duration_seconds (METRICS_GC_DURATION; runtime-metrics.ts says what it costs).
+ */
+export function createMetrics(opts: { gcDuration?: boolean } = {}) {
   const registry = new Registry();
-  const runtime = registerRuntimeMetrics(registry);
+  registerRuntimeMetrics(registry, { gcDuration: opts.gcDuration ?? false });
   const registers = [registry];
   // Read at scrape time rather than set on every request.
   const inflight = scrapedGauge(registers, "inflight_rows", "Rows of prediction work in progress");
@@ -117,8 +120,6 @@ export function createMetrics() {
     readBodyBytesHeldFrom: bodyBytes.readFrom,
     /** Where model_ready reads its value when scraped. */
     readModelReadyFrom: (fn: () => boolean): void => ready.readFrom(() => (fn() ? 1 : 0)),
-    /** Stops what feeds the metrics from outside requests (the GC profiler). */
-    close: (): void => runtime.close(),
   };
 }
 

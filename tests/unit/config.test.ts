@@ -25,6 +25,15 @@ describe("configuration", () => {
     expect(() => parseConfig({ UPSTASH_REDIS_REST_URL: "https://x" })).toThrow(/UPSTASH_REDIS_REST_TOKEN/);
   });
 
+  it("reads METRICS_GC_DURATION as a yes/no setting, off by default, and refuses anything else", () => {
+    expect(parseConfig({}).METRICS_GC_DURATION).toBe(false);
+    for (const v of ["true", "TRUE", "yes", "1", " true "])
+      expect(parseConfig({ METRICS_GC_DURATION: v }).METRICS_GC_DURATION, v).toBe(true);
+    for (const v of ["false", "no", "0", ""])
+      expect(parseConfig({ METRICS_GC_DURATION: v }).METRICS_GC_DURATION, v).toBe(false);
+    expect(() => parseConfig({ METRICS_GC_DURATION: "maybe" })).toThrow(/METRICS_GC_DURATION/);
+  });
+
   it("treats empty strings as unset", () => {
     expect(parseConfig({ REDIS_URL: "", MODEL_BLOB_URL: "" }).REDIS_URL).toBeUndefined();
   });

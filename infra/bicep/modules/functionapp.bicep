@@ -38,6 +38,8 @@ param cacheMaxEntries int = 50000
 param cacheTimeoutMs int = 50
 @allowed(['debug', 'info', 'warn', 'error', 'silent'])
 param logLevel string = 'info'
+@description('METRICS_GC_DURATION: nodejs_gc_duration_seconds on /metrics. Off: its GC observer doubles the Mark-Compacts under load on Node.js < 25.')
+param metricsGcDuration bool = false
 param rateLimitRequests int = 0
 param rateLimitWindowSeconds int = 60
 @description('TRUST_PROXY: proxies in front of the app that append to X-Forwarded-For. 1: the Functions front end alone; 2: Azure Front Door (or Application Gateway) in front of it.')
@@ -218,6 +220,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'LOG_LEVEL'
           value: logLevel
+        }
+        {
+          name: 'METRICS_GC_DURATION'
+          value: string(metricsGcDuration)
         }
         {
           name: 'RATE_LIMIT_REQUESTS'
