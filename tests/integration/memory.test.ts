@@ -68,7 +68,9 @@ describe("memory admission under the production heap caps", () => {
 describe("old-space growth per request", () => {
   let server: BuiltServer;
   beforeAll(async () => {
-    server = await startBuiltServer({ flags: NODE_FLAGS, env: { ...NODE_ENV_VARS, LOG_LEVEL: "error" } });
+    // The default, whatever the environment says: the GC observer is one of the two causes measured.
+    const env = { ...NODE_ENV_VARS, LOG_LEVEL: "error", METRICS_GC_DURATION: "false" };
+    server = await startBuiltServer({ flags: NODE_FLAGS, env });
   });
   afterAll(() => {
     server?.child.kill("SIGKILL");
@@ -93,28 +95,39 @@ describe("old-space growth per request", () => {
     await Promise.all(Array.from({ length: 32 }, worker));
   }
 
-  const heapFigures = async () => {
+  /** V8's old space in use, as /metrics reports it. */
+  const oldSpace = async () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
-    return {
-      old: metricSum(text, 'nodejs_heap_space_size_used_bytes{space="old"}'),
-      majorGcs: metricSum(text, 'nodejs_gc_duration_seconds_count{kind="major"}'),
-    };
+    return metricSum(text, 'nodejs_heap_space_size_used_bytes{space="old"}');
   };
+
+  /**
+   * Old-space growth per request over `chunks` × 1,000 requests, or undefined when it fell at some point: a
+   * Mark-Compact (or the sweeping after one) ran inside, and the growth is hidden.
+   */
+  async function growthPerRequest(from: number, chunks: number): Promise<number | undefined> {
+    const first = await oldSpace();
+    expect(first).toBeGreaterThan(0);
+    let last = first;
+    for (let c = 0; c < chunks; c++) {
+      await predictUnique(from + c * 1000, 1000);
+      const now = await oldSpace();
+      if (now < last) return undefined;
+      last = now;
+    }
+    return (last - first) / (chunks * 1000);
+  }
 
   it("leaves under 8 bytes per unique /predict in old space (19–45 before)", async () => {
     await predictUnique(0, 10_000); // warm-up: compiled code, feedback, the cache's first fills
-    // Three windows; the least growth counts (what is left of the warm-up shows in the first). A window with a
-    // Mark-Compact in it shows no growth, so it does not count.
-    const requests = 10_000;
+    // Up to five windows of 10,000 requests until three count; the least growth is the figure (what is left of
+    // the warm-up shows in the first).
     const perRequest: number[] = [];
-    for (let w = 0; w < 3; w++) {
-      const before = await heapFigures();
-      await predictUnique(10_000 + w * requests, requests);
-      const after = await heapFigures();
-      expect(before.old).toBeGreaterThan(0);
-      if (after.majorGcs === before.majorGcs) perRequest.push((after.old - before.old) / requests);
+    for (let w = 0; w < 5 && perRequest.length < 3; w++) {
+      const growth = await growthPerRequest(10_000 + w * 10_000, 10);
+      if (growth !== undefined) perRequest.push(growth);
     }
-    expect(perRequest.length, "a Mark-Compact ran inside every window").toBeGreaterThan(0);
+    expect(perRequest.length, "old space fell (a Mark-Compact) inside every window").toBeGreaterThan(0);
     expect(Math.min(...perRequest), `bytes per request: ${perRequest.join(", ")}`).toBeLessThan(8);
   }, 120_000);
 });

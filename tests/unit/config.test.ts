@@ -27,9 +27,9 @@ describe("configuration", () => {
 
   it("reads METRICS_GC_DURATION as a yes/no setting, off by default, and refuses anything else", () => {
     expect(parseConfig({}).METRICS_GC_DURATION).toBe(false);
-    for (const v of ["true", "TRUE", "yes", "1", " true "])
+    for (const v of ["true", "TRUE", "True", "yes", "1", " true "])
       expect(parseConfig({ METRICS_GC_DURATION: v }).METRICS_GC_DURATION, v).toBe(true);
-    for (const v of ["false", "no", "0", ""])
+    for (const v of ["false", "False", "no", "0", ""])
       expect(parseConfig({ METRICS_GC_DURATION: v }).METRICS_GC_DURATION, v).toBe(false);
     expect(() => parseConfig({ METRICS_GC_DURATION: "maybe" })).toThrow(/METRICS_GC_DURATION/);
   });

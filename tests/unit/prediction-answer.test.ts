@@ -53,6 +53,8 @@ describe("the plain prediction body", () => {
       Number.MAX_VALUE,
       NaN,
       Infinity,
+      -Infinity,
+      5e-324,
     ];
     for (const v of values) {
       expect(plainBody([v], false), String(v)).toBe(JSON.stringify({ house_value: v }));
