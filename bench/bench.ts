@@ -542,9 +542,12 @@ async function paced(ctx: Ctx) {
     const sent = requestsOf(spec);
     rss.stop();
     alive(server);
+    // The same measurement after: whether the VM's speed held during the run (report.ts pacedRunText).
+    const capacityAfter = (await runWrk(wrkSpec(ctx, unique, server.port, S.calibrateS), ctx.pin)).reqPerS;
     return {
       result,
       capacity,
+      capacityAfter,
       slices: summariseSlices(result.windows, samples, PACED_TARGET_MS),
       peakRss: rss.peak(),
       cpu: used.cpu ?? NaN,
@@ -570,7 +573,7 @@ async function pacedRunsOf(ctx: Ctx) {
     pacedRuns.push(run);
     const l = run.result.latency;
     log(
-      `  ${fmtNum(run.result.rate)} req/s (capacity ${fmtNum(run.capacity)}): p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)}, ` +
+      `  ${fmtNum(run.result.rate)} req/s (capacity ${fmtNum(run.capacity)}, after ${fmtNum(run.capacityAfter)}): p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)}, ` +
         `max ${fmtMs(l.max)}; send lag p99 ${fmtMs(run.result.sendLag.p99)}`,
     );
   }
@@ -689,6 +692,7 @@ async function main(): Promise<void> {
     paced: pacedRun,
     pacedRuns,
     pacedFraction: PACED_FRACTION,
+    pacedTargetMs: PACED_TARGET_MS,
     health: hl,
     ceilingRss: ceilingRss.peak(),
     sizes: ONLY ? undefined : measurePackageSizes(dist),
