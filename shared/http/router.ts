@@ -16,6 +16,8 @@ interface PatternRoute {
   endpoint: Endpoint;
   pattern: RegExp;
   names: string[];
+  /** Per name: a one-segment {param} (percent-decoded) or a {*rest} (as sent: the static files check it raw). */
+  whole: boolean[];
 }
 
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -23,19 +25,34 @@ const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, st
 /** `/v2/models/{name}/infer` as a case-insensitive regex: `{name}` is one segment, `{*rest}` the rest of the path. */
 function compile(endpoint: Endpoint): PatternRoute {
   const names: string[] = [];
+  const whole: boolean[] = [];
   const source = endpoint.route.replace(/\{(\*?)([^}]+)\}|[^{]+/g, (part, star: string, name: string) => {
     if (name === undefined) return part.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
     names.push(name);
+    whole.push(Boolean(star));
     return star ? "(.*)" : "([^/]+)";
   });
-  return { endpoint, pattern: new RegExp(`^${source}$`, "i"), names };
+  return { endpoint, pattern: new RegExp(`^${source}$`, "i"), names, whole };
+}
+
+/**
+ * A one-segment path parameter as the client meant it: Open Inference Protocol clients percent-encode the model
+ * name (tritonclient quote()s it). A malformed escape stays as sent, so it names nothing (404).
+ */
+function decodeSegment(raw: string): string {
+  if (!raw.includes("%")) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function paramsOf(route: PatternRoute, path: string): Record<string, string> | undefined {
   const m = route.pattern.exec(path);
   if (!m) return undefined;
   const params: Record<string, string> = {};
-  route.names.forEach((name, i) => (params[name] = m[i + 1]!));
+  route.names.forEach((name, i) => (params[name] = route.whole[i] ? m[i + 1]! : decodeSegment(m[i + 1]!)));
   return params;
 }
 

@@ -110,6 +110,16 @@ describe.each(["standalone", "functions"] as const)("Open Inference Protocol on 
       expect(conforms(r, ModelReadySchema)).toEqual({ name: "california-housing-gbdt", ready: true });
     });
 
+    it("takes the model name percent-encoded, as OIP clients send it", async () => {
+      const encoded = "/v2/models/california%2Dhousing%2dgbdt/versions/1%2E0%2E0";
+      const r = await host.send("GET", `${encoded}/ready`);
+      expect(r.status).toBe(200);
+      expect(conforms(r, ModelReadySchema)).toEqual({ name: "california-housing-gbdt", ready: true });
+      const wrong = await host.send("GET", "/v2/models/california%2Dhousing/ready");
+      expect(wrong.status).toBe(404);
+      expect(wrong.json().error).toMatch(/model "california-housing" is not served here/);
+    });
+
     it("the model configuration tells perf_analyzer the batch bound (MAX_BATCH)", async () => {
       const r = await host.send("GET", `${VERSIONED}/config`);
       expect(r.status).toBe(200);

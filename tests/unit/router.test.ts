@@ -48,6 +48,18 @@ describe("the route table", () => {
     expect(router.match("POST", "/v2/models//infer")).toEqual({ kind: "not_found" });
   });
 
+  it("percent-decodes a one-segment {param} (OIP clients quote the model name); a malformed escape stays as sent", () => {
+    expect(router.match("GET", "/v2/models/house%2Dprice%20v2/ready")).toMatchObject({
+      endpoint: ready,
+      params: { name: "house-price v2" },
+    });
+    expect(router.match("GET", "/v2/models/a%2Fb/ready")).toMatchObject({ endpoint: ready, params: { name: "a/b" } });
+    expect(router.match("GET", "/v2/models/%E0%A4%A/ready")).toMatchObject({ params: { name: "%E0%A4%A" } });
+    expect(router.params(infer, "/v2/models/m%31/infer")).toEqual({ name: "m1" });
+    // The rest of a path stays as sent: the static files judge it as it came.
+    expect(router.match("GET", "/app/a%2e%2e/x%20y.js")).toMatchObject({ params: { path: "a%2e%2e/x%20y.js" } });
+  });
+
   it("gives {*param} the rest of the path, slashes included", () => {
     expect(router.match("GET", "/app/js/main.js")).toMatchObject({ endpoint: app, params: { path: "js/main.js" } });
     expect(router.match("POST", "/app/x")).toMatchObject({ kind: "method_not_allowed", allow: "GET" });
