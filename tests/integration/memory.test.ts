@@ -76,12 +76,11 @@ describe("old-space growth per request", () => {
     server?.child.kill("SIGKILL");
   });
 
-  /** `count` distinct /predict requests over 32 connections at once; each answer is checked. */
+  /** `count` distinct /predict requests over 8 connections at once; each answer is checked. */
   async function predictUnique(from: number, count: number): Promise<void> {
     let next = from;
-    const worker = async () => {
-      while (next < from + count) {
-        const i = next++;
+    const connection = async () => {
+      for (let i = next++; i < from + count; i = next++) {
         const house = { ...SEED_HOUSE, Population: 1000 + (i % 20_000), MedInc: 1 + (i >> 14) / 8 };
         const r = await fetch(`${server.url}/predict`, {
           method: "POST",
@@ -92,7 +91,7 @@ describe("old-space growth per request", () => {
         expect(typeof ((await r.json()) as { house_value: number }).house_value).toBe("number");
       }
     };
-    await Promise.all(Array.from({ length: 32 }, worker));
+    await Promise.all(Array.from({ length: 8 }, connection));
   }
 
   /** V8's old space in use, as /metrics reports it. */
@@ -102,32 +101,29 @@ describe("old-space growth per request", () => {
   };
 
   /**
-   * Old-space growth per request over `chunks` × 1,000 requests, or undefined when it fell at some point: a
-   * Mark-Compact (or the sweeping after one) ran inside, and the growth is hidden.
+   * Old-space growth per request over `count` requests, or undefined when old space fell: a Mark-Compact ran
+   * inside, and the growth is hidden (it frees more than a window adds). Read at the window's ends only: each
+   * scrape of /metrics leaves ~15–20 KB in old space itself.
    */
-  async function growthPerRequest(from: number, chunks: number): Promise<number | undefined> {
-    const first = await oldSpace();
-    expect(first).toBeGreaterThan(0);
-    let last = first;
-    for (let c = 0; c < chunks; c++) {
-      await predictUnique(from + c * 1000, 1000);
-      const now = await oldSpace();
-      if (now < last) return undefined;
-      last = now;
-    }
-    return (last - first) / (chunks * 1000);
+  async function growthPerRequest(from: number, count: number): Promise<number | undefined> {
+    const before = await oldSpace();
+    expect(before).toBeGreaterThan(0);
+    await predictUnique(from, count);
+    const after = await oldSpace();
+    return after < before ? undefined : (after - before) / count;
   }
 
   it("leaves under 8 bytes per unique /predict in old space (19–45 before)", async () => {
-    await predictUnique(0, 10_000); // warm-up: compiled code, feedback, the cache's first fills
-    // Up to five windows of 10,000 requests until three count; the least growth is the figure (what is left of
-    // the warm-up shows in the first).
+    // Warm-up: at the few thousand requests a second of this client, compiled code and its metadata keep landing
+    // in old space for the first ~30,000 requests (35–48 bytes per request, then ~5).
+    await predictUnique(0, 20_000);
+    // Windows of 10,000 requests; the least growth is the figure, and the steady state is what it must show.
     const perRequest: number[] = [];
-    for (let w = 0; w < 5 && perRequest.length < 3; w++) {
-      const growth = await growthPerRequest(10_000 + w * 10_000, 10);
+    for (let w = 0; w < 6 && perRequest.length < 4; w++) {
+      const growth = await growthPerRequest(20_000 + w * 10_000, 10_000);
       if (growth !== undefined) perRequest.push(growth);
     }
     expect(perRequest.length, "old space fell (a Mark-Compact) inside every window").toBeGreaterThan(0);
     expect(Math.min(...perRequest), `bytes per request: ${perRequest.join(", ")}`).toBeLessThan(8);
-  }, 120_000);
+  }, 240_000);
 });
