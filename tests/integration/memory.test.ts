@@ -115,7 +115,8 @@ describe("old-space growth per request", () => {
 
   it("leaves under 8 bytes per unique /predict in old space (19–45 before)", async () => {
     // Warm-up: at the few thousand requests a second of this client, compiled code and its metadata keep landing
-    // in old space for the first ~30,000 requests (35–48 bytes per request, then ~5).
+    // in old space for the first ~30,000 requests and now and then after (28–63 bytes per request in such a
+    // window, 1–5 in the others): the least window is the figure, so those show as high windows, not failures.
     await predictUnique(0, 20_000);
     // Windows of 10,000 requests; the least growth is the figure, and the steady state is what it must show.
     const perRequest: number[] = [];
@@ -123,7 +124,7 @@ describe("old-space growth per request", () => {
       const growth = await growthPerRequest(20_000 + w * 10_000, 10_000);
       if (growth !== undefined) perRequest.push(growth);
     }
-    expect(perRequest.length, "old space fell (a Mark-Compact) inside every window").toBeGreaterThan(0);
+    expect(perRequest.length, "old space fell (a Mark-Compact) inside each of six windows").toBeGreaterThan(0);
     expect(Math.min(...perRequest), `bytes per request: ${perRequest.join(", ")}`).toBeLessThan(8);
   }, 240_000);
 });
