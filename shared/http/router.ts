@@ -15,24 +15,24 @@ export interface Router {
 interface PatternRoute {
   endpoint: Endpoint;
   pattern: RegExp;
-  names: string[];
-  /** Per name: a one-segment {param} (percent-decoded) or a {*rest} (as sent: the static files check it raw). */
-  whole: boolean[];
+  /**
+   * In order: each parameter's name, and whether it is a {*rest} (as sent: the static files check it raw) or a
+   * one-segment {param} (percent-decoded).
+   */
+  params: { name: string; rest: boolean }[];
 }
 
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** `/v2/models/{name}/infer` as a case-insensitive regex: `{name}` is one segment, `{*rest}` the rest of the path. */
 function compile(endpoint: Endpoint): PatternRoute {
-  const names: string[] = [];
-  const whole: boolean[] = [];
+  const params: PatternRoute["params"] = [];
   const source = endpoint.route.replace(/\{(\*?)([^}]+)\}|[^{]+/g, (part, star: string, name: string) => {
     if (name === undefined) return part.replace(/[.*+?^$()|[\]\\]/g, "\\$&");
-    names.push(name);
-    whole.push(Boolean(star));
+    params.push({ name, rest: Boolean(star) });
     return star ? "(.*)" : "([^/]+)";
   });
-  return { endpoint, pattern: new RegExp(`^${source}$`, "i"), names, whole };
+  return { endpoint, pattern: new RegExp(`^${source}$`, "i"), params };
 }
 
 /**
@@ -52,7 +52,7 @@ function paramsOf(route: PatternRoute, path: string): Record<string, string> | u
   const m = route.pattern.exec(path);
   if (!m) return undefined;
   const params: Record<string, string> = {};
-  route.names.forEach((name, i) => (params[name] = route.whole[i] ? m[i + 1]! : decodeSegment(m[i + 1]!)));
+  route.params.forEach(({ name, rest }, i) => (params[name] = rest ? m[i + 1]! : decodeSegment(m[i + 1]!)));
   return params;
 }
 
