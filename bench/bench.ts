@@ -521,7 +521,10 @@ async function paced(ctx: Ctx) {
     // still draining when the timed window opened, and the window measured the warm-up.
     const unique = WORKLOADS.find((w) => w.id === "predict_unique")!;
     await runWrk(wrkSpec(ctx, unique, server.port, S.warmupS), ctx.pin);
-    const capacity = (await runWrk(wrkSpec(ctx, unique, server.port, S.calibrateS), ctx.pin)).reqPerS;
+    // Closed-loop capacity, measured before the paced run and again after it (whether the VM's speed held).
+    const measureCapacity = async () =>
+      (await runWrk(wrkSpec(ctx, unique, server.port, S.calibrateS), ctx.pin)).reqPerS;
+    const capacity = await measureCapacity();
     // Peak RSS of the paced part only (the warm-up is the unique workload, reported on its own row).
     const rss = rssSampler(server.pid, 100);
     const spec: PacedSpec = {
@@ -542,8 +545,7 @@ async function paced(ctx: Ctx) {
     const sent = requestsOf(spec);
     rss.stop();
     alive(server);
-    // The same measurement after: whether the VM's speed held during the run (report.ts pacedRunText).
-    const capacityAfter = (await runWrk(wrkSpec(ctx, unique, server.port, S.calibrateS), ctx.pin)).reqPerS;
+    const capacityAfter = await measureCapacity(); // report.ts pacedRunText reads the two
     return {
       result,
       capacity,

@@ -191,7 +191,7 @@ type PacedRun = {
    * The same measurement right after the paced run. Well below `capacity`, the VM was slower during the run than
    * when its rate was set, and the run may have been past the server's capacity, not at 70 % of it.
    */
-  capacityAfter?: number;
+  capacityAfter: number;
   slices?: PacedSliceSummary;
   peakRss: number;
   cpu: number;
@@ -205,7 +205,6 @@ type PacedRun = {
  */
 function pacedRunText(r: PacedRun): string {
   const after = r.capacityAfter;
-  if (after === undefined) return fmtMs(r.result.latency.p99);
   const slowed =
     after < SLOWED_BELOW * r.capacity ? `, ${Math.round((100 * after) / r.capacity)} %: the VM slowed` : "";
   return `${fmtMs(r.result.latency.p99)} (capacity ${fmtNum(r.capacity)} → ${fmtNum(after)}${slowed})`;
